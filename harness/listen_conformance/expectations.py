@@ -1,0 +1,63 @@
+"""Expectation files: the known results of one implementation, for CI gating.
+
+    fixtures/expectations/<impl>.toml
+
+    [expect."backlog.default-511-port-form"]
+    verdict = "FAIL"            # FAIL, CRASH, TIMEOUT or SKIP
+    reason = "libuv's uv_listen() takes the backlog as given; the shim passes 128"
+
+A run against expectations fails only on an unexpected result: a verdict that
+differs from the entry (an unexpected pass included), a FAIL/CRASH/TIMEOUT
+with no entry, or a stale entry (a scenario that does not exist or did not
+run).  WPT's metadata files and Node's --warn-unused are the model.
+"""
+from __future__ import annotations
+
+import pathlib
+import tomllib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DIR = ROOT / "fixtures" / "expectations"
+VERDICTS = ("FAIL", "CRASH", "TIMEOUT", "SKIP", "PASS")
+
+
+class Expectations:
+    def __init__(self, path, entries, active=True):
+        self.path = path
+        self.entries = entries
+        self.active = active
+
+    def get(self, sid):
+        return self.entries.get(sid)
+
+    def stale(self, results: dict) -> list[str]:
+        """Entries naming a scenario that did not run in this (unfiltered) run."""
+        if not self.active:
+            return []
+        return sorted(sid for sid in self.entries if sid not in results)
+
+
+def load(option, impl_name: str, scenarios) -> Expectations:
+    if option in (None, ""):
+        return Expectations(None, {}, active=False)
+    path = DIR / f"{impl_name}.toml" if option == "auto" else pathlib.Path(option)
+    if option == "auto" and not path.exists():
+        return Expectations(None, {}, active=True)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise pytest.UsageError(f"--expectations: no file {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise pytest.UsageError(f"--expectations {path}: not valid TOML: {e}") from None
+    entries = data.get("expect", {})
+    problems = []
+    for sid, e in entries.items():
+        if not isinstance(e, dict) or e.get("verdict") not in VERDICTS:
+            problems.append(f"{sid}: verdict must be one of {', '.join(VERDICTS)}")
+        elif not str(e.get("reason", "")).strip():
+            problems.append(f"{sid}: every entry needs a reason")
+    if problems:
+        raise pytest.UsageError(f"--expectations {path}:\n  " + "\n  ".join(problems))
+    return Expectations(path, entries)

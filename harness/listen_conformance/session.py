@@ -1,0 +1,265 @@
+"""One run of the suite inside pytest: collection, verdicts, reports.
+
+Verdicts map onto pytest outcomes so that every pytest tool keeps working:
+PASS passes, SKIP skips with its reason, FAIL / CRASH / TIMEOUT fail (the
+verdict heads the message).  With an expectation file, a result that was
+expected is reported as xfail and an unexpected one fails.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import shlex
+import shutil
+import tempfile
+
+import pytest
+
+from . import expectations as expectations_mod
+from . import report as report_mod
+from . import table
+from .plugin import SCENARIO_DIR, VERDICT_KEY
+
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+
+
+class ScenarioFailure(Exception):
+    pass
+
+
+class SuiteSession:
+    def __init__(self, config):
+        self.config = config
+        self.impl_spec = config.getoption("--impl")
+        self.build_dir = pathlib.Path(config.getoption("--build-dir")).resolve()
+        self.only = set(config.getoption("--scenario"))
+        self.only_clauses = set(config.getoption("--clause"))
+        self.impl = None
+        self.caps = None
+        self.run_dir = None
+        self.results = {}       # id -> dict (controller side)
+        self.table = None
+        self.clauses = None
+        self.expect = None
+        self.index = {}
+        self.is_worker = hasattr(config, "workerinput")
+        self.setup_error = None
+
+    # -- set-up -----------------------------------------------------------------
+    def load_table(self):
+        if self.table is None:
+            self.clauses = table.load_clauses()
+            self.table = table.load(SCENARIO_DIR, self.clauses)
+            unknown = self.only - {s["id"] for s in self.table}
+            if unknown:
+                raise pytest.UsageError("--scenario names no scenario: " +
+                                        ", ".join(sorted(unknown)))
+            unknown = self.only_clauses - set(self.clauses)
+            if unknown:
+                raise pytest.UsageError("--clause names no clause: " +
+                                        ", ".join(sorted(unknown)))
+            self.index = {s["id"]: i for i, s in enumerate(self.table)}
+        return self.table
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config):
+        from .runner import Impl, SetupError
+        try:
+            self.load_table()
+        except table.TableError as e:
+            raise pytest.UsageError(str(e)) from None
+        try:
+            impl = Impl(self.impl_spec, self.build_dir)
+            if not self.is_worker:
+                # Fail fast, once, with one line: start the runner and shake hands.
+                impl.runner()
+                self.info = impl.runner().info
+                impl.close()
+        except SetupError as e:
+            raise pytest.UsageError(f"--impl {self.impl_spec}: {e}") from None
+        self.impl = impl
+        self.expect = expectations_mod.load(config.getoption("--expectations"),
+                                            impl.name, self.table)
+
+    def pytest_sessionstart(self, session):
+        from .scenario import Capabilities
+        self.caps = Capabilities()
+        base = os.environ.get("LC_TMPDIR", tempfile.gettempdir())
+        self.run_dir = tempfile.mkdtemp(prefix="lc-", dir=base)
+        os.chmod(self.run_dir, 0o755)
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        if self.impl:
+            self.impl.close()
+        if self.run_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        if self.is_worker:
+            return
+        stale = self.expect.stale(self.results) if self.expect else []
+        self.stale = stale
+        unexpected = [r for r in self.results.values() if r.get("unexpected")]
+        if stale or unexpected:
+            session.exitstatus = EXIT_UNEXPECTED
+        elif exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) \
+                and self.results:
+            session.exitstatus = 0
+        if not self.config.getoption("--no-report") and self.results:
+            out = self.config.getoption("--report-dir") or self.build_dir / "reports"
+            self.report_paths = report_mod.write(pathlib.Path(out), self, stale)
+
+    # -- collection -----------------------------------------------------------------
+    def pytest_collect_file(self, file_path, parent):
+        if file_path.suffix == ".toml" and file_path.parent == SCENARIO_DIR:
+            return ScenarioFile.from_parent(parent, path=file_path, suite=self)
+        return None
+
+    # -- results ----------------------------------------------------------------------
+    def pytest_runtest_logreport(self, report):
+        props = dict(report.user_properties)
+        if VERDICT_KEY not in props or report.when != "call" and not report.skipped:
+            return
+        self.results[props["id"]] = props
+
+    def pytest_report_teststatus(self, report, config):
+        props = dict(report.user_properties)
+        verdict = props.get(VERDICT_KEY)
+        if verdict in ("CRASH", "TIMEOUT") and report.when == "call":
+            return "failed", verdict[0], verdict
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.is_worker or not self.results:
+            return
+        tr = terminalreporter
+        counts = report_mod.counts(self.results.values())
+        tr.section(f"listen-conformance: {self.impl.name if self.impl else self.impl_spec}")
+        tr.write_line("  ".join(f"{k} {v}" for k, v in counts.items()))
+        levels = report_mod.levels(self.results.values())
+        tr.write_line(f"conforms (MUST scenarios): {levels['conforms']}    "
+                      f"behaves as Node does (all scenarios): {levels['node_identical']}")
+        for r in self.results.values():
+            if r.get("unexpected"):
+                tr.write_line(f"UNEXPECTED {r['verdict']} {r['id']}"
+                              + (f" (expected {r['expected']})" if r.get("expected") else ""))
+        for sid in getattr(self, "stale", []):
+            tr.write_line(f"STALE expectation: {sid} (no such scenario, or it did not run)")
+        for p in getattr(self, "report_paths", []):
+            tr.write_line(f"report: {p}")
+
+
+class ScenarioFile(pytest.File):
+    def __init__(self, *, suite, **kw):
+        super().__init__(**kw)
+        self.suite = suite
+
+    def collect(self):
+        for sc in self.suite.load_table():
+            if sc["file"] != self.path.name:
+                continue
+            if self.suite.only and sc["id"] not in self.suite.only:
+                continue
+            if self.suite.only_clauses and not self.suite.only_clauses & set(sc["clauses"]):
+                continue
+            yield ScenarioItem.from_parent(self, name=sc["id"], scenario=sc)
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario, **kw):
+        super().__init__(**kw)
+        self.scenario = scenario
+        self.verdict = None
+        for c in scenario["clauses"]:
+            self.add_marker(pytest.mark.clause(c))
+
+    def runtest(self):
+        from .scenario import Executor
+        suite = self.parent.suite
+        sc = self.scenario
+        ex = Executor(suite.impl, sc, suite.run_dir, suite.index[sc["id"]], suite.caps,
+                      node_version_ok=_version_gate(suite))
+        v = ex.execute()
+        self.verdict = v
+        exp = suite.expect.get(sc["id"]) if suite.expect else None
+        props = {VERDICT_KEY: v.verdict, "id": sc["id"], "clauses": sc["clauses"],
+                 "level": sc["level"], "message": v.message, "applies": sc["applies"]}
+        if exp:
+            props["expected"] = exp["verdict"]
+            props["expected_reason"] = exp.get("reason", "")
+        props["unexpected"] = bool(exp and exp["verdict"] != v.verdict) or \
+            (not exp and v.verdict in ("FAIL", "CRASH", "TIMEOUT") and suite.expect is not None
+             and suite.expect.active)
+        for k, val in props.items():
+            self.user_properties.append((k, val))
+        if exp and exp["verdict"] == v.verdict and v.verdict != "PASS":
+            pytest.xfail(f"expected {v.verdict}: {exp.get('reason', '')}")
+        if exp and exp["verdict"] != v.verdict and v.verdict == "PASS":
+            raise ScenarioFailure(self._message(v, unexpected_pass=exp))
+        if v.verdict == "SKIP":
+            pytest.skip(v.message)
+        if v.verdict != "PASS":
+            raise ScenarioFailure(self._message(v))
+
+    def _message(self, v, unexpected_pass=None):
+        suite = self.parent.suite
+        sc = self.scenario
+        lines = []
+        if unexpected_pass:
+            lines.append(f"UNEXPECTED PASS {sc['id']}: the expectation file says "
+                         f"{unexpected_pass['verdict']} ({unexpected_pass.get('reason', '')}); "
+                         f"remove the entry")
+        else:
+            lines.append(f"{v.verdict} {sc['id']}  [{', '.join(sc['clauses'])}]  "
+                         f"level: {sc['level']}")
+            lines.append(f"  {sc['title']}")
+            for c in sc["clauses"]:
+                cl = suite.clauses.get(c)
+                if cl:
+                    lines.append(f"  {c}: \"{cl.text}\"")
+            lines.append(f"  call: {sc['call']}")
+            if v.step:
+                lines.append(f"  at step {v.step}: {_step_text(sc['steps'][v.step - 1])}")
+            lines.extend("  " + m for m in v.message.splitlines())
+        lines.append("  rerun: " + rerun_command(suite.impl_spec, sc["id"]))
+        return "\n".join(lines)
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, ScenarioFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, f"scenario {self.name}"
+
+
+def _step_text(step):
+    return "{ " + ", ".join(f"{k} = {v!r}" for k, v in step.items()) + " }"
+
+
+def rerun_command(impl_spec: str, sid: str) -> str:
+    impl = "" if impl_spec == "reference" else f" IMPL={shlex.quote(impl_spec)}"
+    return f"make conformance{impl} SCENARIO={sid}"
+
+
+def _version_gate(suite):
+    """Scenarios with `node = ">=X"` run only on runtimes of those versions."""
+    info = getattr(suite, "info", None)
+    runner = suite.impl.runner() if suite.impl.kind == "js" and info is None else None
+    version = (info or (runner.info if runner else {})).get("node_version")
+
+    def gate(sc):
+        rng = sc.get("node")
+        if not rng or suite.impl.kind == "c" or not version:
+            return None
+        if not version_in(version, rng):
+            return (f"expectation holds for Node {rng}; this runtime is Node {version}")
+        return None
+    return gate
+
+
+def version_in(version: str, rng: str) -> bool:
+    import re
+    m = re.match(r"^(>=|<=|==|<|>)(\d+)\.(\d+)\.(\d+)$", rng)
+    v = tuple(int(x) for x in re.findall(r"\d+", version)[:3])
+    want = tuple(int(x) for x in m.groups()[1:])
+    return {">=": v >= want, "<": v < want, "<=": v <= want, ">": v > want,
+            "==": v == want}[m.group(1)]
