@@ -17,7 +17,7 @@ SUITE_ARGS = conformance --impl '$(IMPL)' --build-dir $(BUILD) --expectations '$
              $(if $(SCENARIO),--scenario $(SCENARIO),-n $(JOBS)) \
              $(foreach c,$(CLAUSE),--clause $(c))
 
-.PHONY: all deps build conformance test test-c test-py bench matrix clean
+.PHONY: all deps build conformance test bench soak clean
 
 all: build
 
@@ -39,6 +39,11 @@ test: build
 
 bench: build
 	$(PYTHON) harness/tools/bench.py --build-dir $(BUILD)
+
+RUNS ?= 20
+LOAD ?=
+soak: build
+	$(PYTHON) harness/tools/soak.py --impl '$(IMPL)' --runs $(RUNS) --build-dir $(BUILD) $(if $(LOAD),--load)
 
 clean:
 	rm -rf $(BUILD)

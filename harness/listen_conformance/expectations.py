@@ -32,11 +32,14 @@ class Expectations:
     def get(self, sid):
         return self.entries.get(sid)
 
-    def stale(self, results: dict) -> list[str]:
-        """Entries naming a scenario that did not run in this (unfiltered) run."""
+    def stale(self, table_ids, selected_ids, results: dict) -> list[str]:
+        """Entries naming no scenario of the table, or a selected scenario that
+        produced no result.  Entries for scenarios a filter left out are not
+        judged."""
         if not self.active:
             return []
-        return sorted(sid for sid in self.entries if sid not in results)
+        return sorted(sid for sid in self.entries
+                      if sid not in table_ids or (sid in selected_ids and sid not in results))
 
 
 def load(option, impl_name: str, scenarios) -> Expectations:
@@ -48,9 +51,9 @@ def load(option, impl_name: str, scenarios) -> Expectations:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise pytest.UsageError(f"--expectations: no file {path}") from None
+        pytest.exit(f"--expectations: no file {path}", returncode=2)
     except tomllib.TOMLDecodeError as e:
-        raise pytest.UsageError(f"--expectations {path}: not valid TOML: {e}") from None
+        pytest.exit(f"--expectations {path}: not valid TOML: {e}", returncode=2)
     entries = data.get("expect", {})
     problems = []
     for sid, e in entries.items():
@@ -59,5 +62,5 @@ def load(option, impl_name: str, scenarios) -> Expectations:
         elif not str(e.get("reason", "")).strip():
             problems.append(f"{sid}: every entry needs a reason")
     if problems:
-        raise pytest.UsageError(f"--expectations {path}:\n  " + "\n  ".join(problems))
+        pytest.exit(f"--expectations {path}:\n  " + "\n  ".join(problems), returncode=2)
     return Expectations(path, entries)

@@ -252,11 +252,11 @@ def _resolve(spec: str, build_dir: pathlib.Path):
     # "node --some-flag"
     words = shlex.split(spec)
     if not words:
-        raise SetupError("--impl is empty")
+        raise SetupError("empty")
     exe = words[0]
     from shutil import which
     if not (which(exe) or (os.path.isfile(exe) and os.access(exe, os.X_OK))):
-        raise SetupError(f"--impl {spec!r}: not 'reference', 'mutant:NAME', a shim .so "
+        raise SetupError(f"not 'reference', 'mutant:NAME', 'faulty:NAME', a shim .so "
                          f"path, or a JavaScript runtime command ({exe!r} not found)")
     flags = [] if "--expose-internals" in words else ["--expose-internals"]
     name = pathlib.Path(exe).name if len(words) == 1 else \

@@ -44,7 +44,7 @@ class SuiteSession:
         self.expect = None
         self.index = {}
         self.is_worker = hasattr(config, "workerinput")
-        self.setup_error = None
+        self.selected = set()     # ids collected in this run
 
     # -- set-up -----------------------------------------------------------------
     def load_table(self):
@@ -53,12 +53,12 @@ class SuiteSession:
             self.table = table.load(SCENARIO_DIR, self.clauses)
             unknown = self.only - {s["id"] for s in self.table}
             if unknown:
-                raise pytest.UsageError("--scenario names no scenario: " +
-                                        ", ".join(sorted(unknown)))
+                pytest.exit("--scenario names no scenario: " + ", ".join(sorted(unknown)),
+                            returncode=EXIT_USAGE)
             unknown = self.only_clauses - set(self.clauses)
             if unknown:
-                raise pytest.UsageError("--clause names no clause: " +
-                                        ", ".join(sorted(unknown)))
+                pytest.exit("--clause names no clause: " + ", ".join(sorted(unknown)),
+                            returncode=EXIT_USAGE)
             self.index = {s["id"]: i for i, s in enumerate(self.table)}
         return self.table
 
@@ -68,7 +68,7 @@ class SuiteSession:
         try:
             self.load_table()
         except table.TableError as e:
-            raise pytest.UsageError(str(e)) from None
+            pytest.exit(str(e), returncode=EXIT_USAGE)
         try:
             impl = Impl(self.impl_spec, self.build_dir)
             if not self.is_worker:
@@ -77,7 +77,7 @@ class SuiteSession:
                 self.info = impl.runner().info
                 impl.close()
         except SetupError as e:
-            raise pytest.UsageError(f"--impl {self.impl_spec}: {e}") from None
+            pytest.exit(f"--impl {self.impl_spec}: {e}", returncode=EXIT_USAGE)
         self.impl = impl
         self.expect = expectations_mod.load(config.getoption("--expectations"),
                                             impl.name, self.table)
@@ -96,7 +96,8 @@ class SuiteSession:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         if self.is_worker:
             return
-        stale = self.expect.stale(self.results) if self.expect else []
+        stale = self.expect.stale({s["id"] for s in self.table}, self.selected,
+                                  self.results) if self.expect else []
         self.stale = stale
         unexpected = [r for r in self.results.values() if r.get("unexpected")]
         if stale or unexpected:
@@ -160,6 +161,7 @@ class ScenarioFile(pytest.File):
                 continue
             if self.suite.only_clauses and not self.suite.only_clauses & set(sc["clauses"]):
                 continue
+            self.suite.selected.add(sc["id"])
             yield ScenarioItem.from_parent(self, name=sc["id"], scenario=sc)
 
 

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""make bench: the suite's speed and the reference's, side by side, as ratios.
+
+Three groups, all measured in this one run on this machine:
+  1. the whole suite's wall time (pytest start-up included) and scenarios per
+     second, against the reference and against node, serial and on 2 cores;
+  2. the harness's cost per scenario next to the floor: spawning a trivial C
+     program (lc-floor) that binds and listens once;
+  3. the reference listener's accept rate and peak memory against a Node.js
+     net.Server, under the same bounded loopback client (lc-bench-client).
+Absolute times drift between machines; the ratios are what count.  Nothing
+here asserts: it prints figures and the targets next to them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def wall(cmd, **kw):
+    t = time.perf_counter()
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, **kw)
+    return time.perf_counter() - t, p
+
+
+def suite_run(build, impl, jobs, report_dir):
+    cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
+           "--impl", impl, "--build-dir", str(build), "--report-dir", str(report_dir)]
+    if jobs > 1:
+        cmd += ["-n", str(jobs)]
+    else:
+        cmd += ["-p", "no:xdist"]
+    t, p = wall(cmd, timeout=900)
+    name = "reference" if impl == "reference" else pathlib.Path(impl.split()[0]).name
+    try:
+        rep = json.loads((report_dir / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        sys.exit(f"bench: the suite against {impl} wrote no report:\n{p.stdout[-2000:]}"
+                 f"{p.stderr[-2000:]}")
+    ran = sum(v for k, v in rep["summary"].items() if k != "SKIP")
+    total = sum(rep["summary"].values())
+    return t, ran, total, rep["summary"]
+
+
+def collect_only(build, impl):
+    cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
+           "-p", "no:xdist", "--impl", impl, "--build-dir", str(build), "--collect-only",
+           "--no-report"]
+    return min(wall(cmd, timeout=120)[0] for _ in range(3))
+
+
+def floor(build, n=200):
+    exe = str(build / "bin" / "lc-floor")
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run([exe], capture_output=True, check=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def serve_and_load(server_cmd, build, total, conc, secs):
+    """Start a server that prints its port, load it, return (rate, peak KiB)."""
+    srv = subprocess.Popen(server_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, cwd=ROOT)
+    try:
+        line = srv.stdout.readline()
+        try:
+            port = int(line.split()[-1])
+        except (ValueError, IndexError):
+            raise SystemExit(f"bench: server {server_cmd} printed no port: {line!r} "
+                             f"{srv.stderr.read()[:500]}")
+        out = subprocess.run([str(build / "bin" / "lc-bench-client"), "127.0.0.1", str(port),
+                              str(total), str(conc), str(secs)],
+                             capture_output=True, text=True, timeout=secs + 30).stdout
+        fields = out.split()
+        rate = float(fields[fields.index("rate") + 1])
+        done = int(fields[fields.index("done") + 1])
+        with open(f"/proc/{srv.pid}/status") as f:
+            hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+        return rate, hwm, done
+    finally:
+        srv.terminate()
+        try:
+            srv.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            srv.wait()
+
+
+NODE_SERVER = ("const net=require('net');"
+               "const s=net.createServer(c=>c.destroy());"
+               "s.listen(0,'127.0.0.1',()=>console.log('port',s.address().port));"
+               "process.on('SIGTERM',()=>process.exit(0));")
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Benchmarks: suite speed and reference speed")
+    ap.add_argument("--build-dir", default=str(ROOT / "build"))
+    ap.add_argument("--node", default="node")
+    ap.add_argument("--connections", type=int, default=20000,
+                    help="Connections per accept-rate run (bounded)")
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--seconds", type=int, default=10, help="Time bound per load run")
+    a = ap.parse_args()
+    build = pathlib.Path(a.build_dir).resolve()
+    for need in ("bin/lc-host", "bin/lc-floor", "bin/lc-bench-client",
+                 "bin/lc-bench-server", "lib/lc-shim-reference.so"):
+        if not (build / need).exists():
+            sys.exit(f"bench: {build / need} is missing: run `make build` first")
+
+    print("== 1. the whole suite (wall time, pytest start-up included) ==")
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        for impl in ("reference", a.node):
+            for jobs in (1, 2):
+                t, ran, total, summary = suite_run(build, impl, jobs, tmp)
+                rows[(impl, jobs)] = (t, ran, total)
+                print(f"  {impl:10s} {'serial ' if jobs == 1 else '2 cores'}  "
+                      f"{t:6.2f} s  {total} scenarios ({ran} run)  "
+                      f"{total / t:6.1f} scenarios/s   {summary}")
+    ref2, node2 = rows[("reference", 2)][0], rows[(a.node, 2)][0]
+    print(f"  target: reference on 2 cores < 2 s: {ref2:.2f} s "
+          f"({'met' if ref2 < 2 else 'NOT met'}); node < 4 s: {node2:.2f} s "
+          f"({'met' if node2 < 4 else 'NOT met'})")
+    print(f"  ratio serial/2 cores: reference {rows[('reference', 1)][0] / ref2:.2f}x, "
+          f"node {rows[(a.node, 1)][0] / node2:.2f}x; node/reference (2 cores): "
+          f"{node2 / ref2:.2f}x")
+
+    print("== 2. the harness's cost per scenario next to the floor ==")
+    fl = floor(build)
+    start = collect_only(build, "reference")
+    t1, ran, total = rows[("reference", 1)]
+    per = (t1 - start) / total
+    print(f"  floor (spawn lc-floor: bind + listen once, median of 200): {fl * 1000:.2f} ms")
+    print(f"  harness per scenario (serial suite {t1:.2f} s - pytest start-up and "
+          f"collection {start:.2f} s, / {total}): {per * 1000:.2f} ms")
+    print(f"  ratio: {per / fl:.2f}x the floor (target <= 3x: "
+          f"{'met' if per / fl <= 3 else 'NOT met'})")
+
+    print(f"== 3. accept rate and peak memory (bounded: {a.connections} connections, "
+          f"{a.concurrency} at a time, at most {a.seconds} s each) ==")
+    ref = serve_and_load([str(build / "bin" / "lc-bench-server")], build,
+                         a.connections, a.concurrency, a.seconds)
+    nod = serve_and_load([a.node, "-e", NODE_SERVER], build,
+                         a.connections, a.concurrency, a.seconds)
+    print(f"  reference: {ref[0]:9.0f} conn/s  peak RSS {ref[1]:7d} KiB  ({ref[2]} done)")
+    print(f"  node:      {nod[0]:9.0f} conn/s  peak RSS {nod[1]:7d} KiB  ({nod[2]} done)")
+    print(f"  ratio accept rate reference/node: {ref[0] / nod[0]:.2f}x (target >= 2x: "
+          f"{'met' if ref[0] / nod[0] >= 2 else 'NOT met'})")
+    print(f"  ratio peak memory reference/node: {ref[1] / nod[1]:.3f} (target <= 0.1: "
+          f"{'met' if ref[1] / nod[1] <= 0.1 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BUILD = pathlib.Path(os.environ.get("LC_BUILD_DIR", ROOT / "build"))
+
+
+def run_suite(*args, report_dir=None, timeout=600, n=None):
+    """Run the conformance suite in a subprocess; returns (rc, stdout, report dir)."""
+    cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
+           "--build-dir", str(BUILD)]
+    if report_dir is not None:
+        cmd += ["--report-dir", str(report_dir)]
+    if n:
+        cmd += ["-n", str(n)]
+    cmd += list(args)
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+@pytest.fixture
+def suite():
+    return run_suite
+
+
+def need_build(*names):
+    for n in names:
+        if not (BUILD / n).exists():
+            pytest.fail(f"{BUILD / n} is missing: run `make build` first")
+
+
+def pick(n=2, pred=lambda sc: True):
+    """Ids of n scenarios that run on a C shim as root or not, and `pred`."""
+    from listen_conformance import table
+    out = [sc["id"] for sc in table.load()
+           if sc["applies"] != "js" and not sc.get("needs") and pred(sc)]
+    return out[:n]
+
+
+def listens_on_port_form(sc):
+    first = next((s for s in sc["steps"] if "listen" in s), None)
+    return first is not None and not first.get("throws") and \
+        any("wait" in s and s["wait"] == "listening" for s in sc["steps"])
