@@ -367,6 +367,7 @@ class Executor:
         self.occupants: dict[str, socket.socket] = {}
         self.fds: dict[str, int] = {}
         self.last_port: dict[str, int] = {}
+        self.last_addr: dict[str, object] = {}
         self.node_version_ok = node_version_ok
 
     # -- token context --------------------------------------------------------
@@ -381,10 +382,17 @@ class Executor:
             self.ports[name] = s
         return self.ports[name].getsockname()[1]
 
-    def port_of(self, srv):
-        value = self.call({"op": "address", "srv": srv}).get("value")
+    def remember(self, srv, value):
+        """Keep the last non-null address a server reported."""
         if isinstance(value, dict) and value.get("port"):
             self.last_port[srv] = value["port"]
+            self.last_addr[srv] = value
+        elif isinstance(value, str):
+            self.last_addr[srv] = value
+
+    def port_of(self, srv):
+        value = self.call({"op": "address", "srv": srv}).get("value")
+        self.remember(srv, value)
         if srv not in self.last_port:
             raise Fail(f"@port-of:{srv}: server {srv} has never reported a port")
         return self.last_port[srv]
@@ -563,6 +571,9 @@ class Executor:
                            f"emit {name}", seen or "no events")
             self.ok(r, f"running until '{name}'")
         self.consumed[(srv, name)] = used + 1
+        if name == "listening":
+            # Note where it listens, for @port-of and for connections after close().
+            self.remember(srv, self.call({"op": "address", "srv": srv}).get("value"))
 
     def do_settle(self, step):
         self.ok(self.call({"op": "settle"}), "settling")
@@ -589,8 +600,7 @@ class Executor:
     def do_address(self, step):
         srv = self.srv(step)
         got = self.ok(self.call({"op": "address", "srv": srv}), "address()").get("value")
-        if isinstance(got, dict) and got.get("port"):
-            self.last_port[srv] = got["port"]
+        self.remember(srv, got)
         want = resolve(step["address"], self)
         if not _matches(want, got):
             raise Fail("server.address() differs", render(want), render(got))
@@ -639,14 +649,16 @@ class Executor:
             return p if p.startswith(("/", "\0")) else os.path.join(self.dir, p)
         srv = self.srv(step)
         value = self.ok(self.call({"op": "address", "srv": srv}), "address()").get("value")
+        if value is None:
+            # Closed (or never bound): connect where it last listened, so that
+            # "connect = 'refused'" after close() means something.
+            value = self.last_addr.get(srv)
         if isinstance(value, str):
             return value if value.startswith(("/", "\0")) else os.path.join(self.dir, value)
         if not isinstance(value, dict):
-            if srv in self.last_port and step.get("via"):
-                value = {"address": step["via"], "port": self.last_port[srv]}
-            else:
-                raise Fail(f"server {srv} has no address to connect to", "an address", value)
-        self.last_port[srv] = value["port"]
+            raise Fail(f"server {srv} has no address to connect to, now or before",
+                       "an address", value)
+        self.remember(srv, value)
         try:
             host = observe.loopback_target(value["address"], value.get("family"),
                                            step.get("via"))
