@@ -194,7 +194,12 @@ typedef struct lc_shim_s {
   /* server.listen(...).  Returns 0 when the call returned normally.  A
    * synchronous throw (ERR_SERVER_ALREADY_LISTEN, ERR_SOCKET_BAD_PORT,
    * ERR_INVALID_ARG_VALUE, ...) MUST be returned as -1 with *err filled in;
-   * such a call MUST leave no listener added and no socket open.  Bind and
+   * such a call MUST leave no socket open.  As in Node's lib/net.js, the
+   * callback is added as a 'listening' listener (once) right after the
+   * ERR_SERVER_ALREADY_LISTEN check and BEFORE the other arguments are
+   * validated: a call that throws ERR_SERVER_ALREADY_LISTEN adds nothing,
+   * one that throws a validation error leaves its callback registered, to
+   * run at the next successful listen.  Bind and
    * listen failures (EADDRINUSE, EACCES, ...) MUST NOT be returned here:
    * they are reported later as an 'error' emission from run().
    * 'listening' MUST NOT be reported before listen() returns. */
