@@ -1,0 +1,417 @@
+#!/usr/bin/python3
+"""host_protocol_smoke: lc-host end to end, with the faulty shims and, when it
+is built, the reference shim.
+
+    test_smoke.py --host build/bin/lc-host --lib build/lib [--sanitized]
+
+Checks the answers the driver relies on (harness/PROTOCOL.md): refusals of
+broken libraries, CRASH answers for each kind of crash, the zygote surviving
+them, errors for bad commands, no command lost between the zygote and the
+scenario process, and nothing (process, port, fd) left behind.  Standard
+library only.
+"""
+import argparse
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+FAILURES = []
+
+
+def check(cond, what, detail=""):
+    if not cond:
+        FAILURES.append(f"{what}: {detail}")
+        print(f"FAIL {what}: {detail}")
+    return cond
+
+
+class Host:
+    def __init__(self, host, lib, *opts):
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([host, *opts, lib], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.err)
+        self.buf = b""
+        self.seq = 0
+        self.events = []
+
+    def write(self, data: bytes):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def line(self, timeout=10.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no line from lc-host")
+            r, _, _ = select.select([fd], [], [], left)
+            if r:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise EOFError("lc-host closed its stdout")
+                self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+    def response(self, timeout=10.0) -> dict:
+        while True:
+            msg = json.loads(self.line(timeout))
+            if "ev" in msg:
+                self.events.append(msg)
+                continue
+            return msg
+
+    def call(self, op, timeout=10.0, **fields) -> dict:
+        self.seq += 1
+        self.write((json.dumps(dict(op=op, seq=self.seq, **fields)) + "\n").encode())
+        return self.response(timeout)
+
+    def stderr(self) -> str:
+        self.err.seek(0)
+        return self.err.read().decode(errors="replace")
+
+    def quit(self):
+        r = self.call("quit")
+        check(r == {"r": "ok", "seq": self.seq}, "quit answers ok", r)
+        check(self.proc.wait(5) == 0, "lc-host exits 0 after quit", self.proc.returncode)
+
+
+def gone(pid, wait=2.0):
+    """True when process pid no longer exists (reaped)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if not os.path.exists(f"/proc/{pid}"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def children_of(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if int(st.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d))
+    return out
+
+
+def listening_ports_of_inode_owners():
+    """Listening TCP ports (IPv4 and IPv6) from /proc/net."""
+    ports = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for row in f:
+                    parts = row.split()
+                    if parts[3] == "0A":
+                        ports.add(int(parts[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            pass
+    return ports
+
+
+# ---------------------------------------------------------------------------
+
+def test_usage(a):
+    p = subprocess.run([a.host], capture_output=True, text=True)
+    check(p.returncode == 2, "no arguments: exit 2", p.returncode)
+    check(p.stderr.count("\n") == 1 and "usage: lc-host" in p.stderr,
+          "no arguments: one usage line", p.stderr)
+    p = subprocess.run([a.host, "--scenario-timeout-ms", "soon", "x.so"],
+                       capture_output=True, text=True)
+    check(p.returncode == 2 and p.stderr.count("\n") == 1, "bad timeout: one line, exit 2",
+          p.stderr)
+
+
+def test_refusals(a):
+    cases = {
+        "no-entry": "no entry point [lc_shim_entry] in shared library [",
+        "wrong-abi": "speaks shim ABI 2.0, this host speaks 1.0",
+        "not-a-library": "is not a loadable shared library: ",
+    }
+    for name, want in cases.items():
+        lib = os.path.join(a.lib, f"lc-faulty-{name}.so")
+        p = subprocess.run([a.host, lib], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL)
+        check(p.returncode == 2, f"{name}: exit 2", p.returncode)
+        check(p.stderr.count("\n") == 1 and want in p.stderr and lib in p.stderr,
+              f"{name}: one stderr line naming the library", p.stderr)
+        try:
+            msg = json.loads(p.stdout)
+        except ValueError:
+            msg = {}
+        check(msg.get("r") == "error" and msg.get("seq") == 0 and want in msg.get("message", ""),
+              f"{name}: error line on the protocol", p.stdout)
+
+
+def crash_case(a, name, want, sanitized_ok=True, **opts):
+    h = Host(a.host, os.path.join(a.lib, f"lc-faulty-{name}.so"), *opts.get("argv", []))
+    h.call("hello")
+    r = h.call("begin", id=f"crash.{name}", cwd="/tmp")
+    check(r.get("r") == "ok" and isinstance(r.get("pid"), int), f"{name}: begin", r)
+    pid = r.get("pid")
+    r = h.call("listen", form="port", port=0, host="127.0.0.1")
+    listen_seq = h.seq
+    ok = r.get("r") == "crash" and r.get("seq") == listen_seq
+    key, value = want
+    if a.sanitized and sanitized_ok and key == "signal" and value == 11:
+        # AddressSanitizer catches SIGSEGV itself and exits non-zero.
+        ok = ok and (r.get("signal") == 11 or r.get("exit", 0) != 0)
+    else:
+        ok = ok and r.get(key) == value
+    check(ok, f"{name}: crash answer for the listen", r)
+    check(gone(pid), f"{name}: the scenario process is gone", pid)
+    # The zygote survives: a new scenario runs to its end.
+    r = h.call("begin", id="after", cwd="/tmp")
+    check(r.get("r") == "ok" and r.get("pid") != pid, f"{name}: a new begin after the crash", r)
+    r = h.call("end")
+    check(r.get("r") == "ok" and r.get("status") == "exit 0" and r.get("clean") is True,
+          f"{name}: the next scenario ends cleanly", r)
+    h.quit()
+
+
+def test_crashes(a):
+    crash_case(a, "segv", ("signal", 11))
+    crash_case(a, "abort", ("signal", 6))
+    crash_case(a, "exit", ("exit", 3))
+
+
+def test_hang(a):
+    # The driver's way: SIGKILL the scenario process (begin's pid).
+    h = Host(a.host, os.path.join(a.lib, "lc-faulty-hang.so"))
+    pid = h.call("begin", id="hang", cwd="/tmp")["pid"]
+    h.seq += 1
+    h.write((json.dumps({"op": "listen", "seq": h.seq, "form": "port"}) + "\n").encode())
+    try:
+        h.response(timeout=0.5)
+        check(False, "hang: listen never answers", "it answered")
+    except TimeoutError:
+        pass
+    os.kill(pid, signal.SIGKILL)
+    r = h.response()
+    check(r == {"r": "crash", "seq": h.seq, "signal": 9}, "hang: crash signal 9 after SIGKILL", r)
+    h.quit()
+    # The host's own limit.
+    h = Host(a.host, os.path.join(a.lib, "lc-faulty-hang.so"), "--scenario-timeout-ms", "300")
+    pid = h.call("begin", id="hang", cwd="/tmp")["pid"]
+    t0 = time.monotonic()
+    r = h.call("listen", form="port")
+    check(r.get("r") == "crash" and r.get("signal") == 9 and r.get("timeout") is True
+          and r.get("seq") == h.seq, "hang: --scenario-timeout-ms kills the scenario", r)
+    check(time.monotonic() - t0 < 5, "hang: within the limit", time.monotonic() - t0)
+    check(gone(pid), "hang: the scenario process is gone", pid)
+    h.quit()
+
+
+def test_leaky(a):
+    before = listening_ports_of_inode_owners()
+    h = Host(a.host, os.path.join(a.lib, "lc-faulty-leaky.so"))
+    pid = h.call("begin", id="leaky", cwd="/tmp")["pid"]
+    r = h.call("listen", form="port", port=0, host="127.0.0.1", cb="cb")
+    check(r.get("r") == "ok", "leaky: listen", r)
+    r = h.call("run", until="listening", ms=2000)
+    check(r.get("r") == "ok", "leaky: listening", r)
+    r = h.call("end")
+    left = r.get("leftover", [])
+    check(r.get("r") == "ok" and r.get("status") == "exit 0" and r.get("clean") is False,
+          "leaky: end reports an unclean scenario", r)
+    procs = [int(x.split()[1]) for x in left if x.startswith("process ")]
+    check(len(procs) == 1, "leaky: the forked child is named", left)
+    check(not any(x.startswith("fd ") for x in left),
+          "leaky: its /dev/null fds are not reported (only sockets are)", left)
+    for p in procs + [pid]:
+        check(gone(p), "leaky: no process survives the end", p)
+    check(children_of(h.proc.pid) == [], "leaky: the host has no children left",
+          children_of(h.proc.pid))
+    after = listening_ports_of_inode_owners()
+    check(after <= before, "leaky: no listening port remains", after - before)
+    h.quit()
+
+
+def test_garbage(a):
+    h = Host(a.host, os.path.join(a.lib, "lc-faulty-garbage.so"))
+    h.call("begin", id="garbage", cwd="/tmp")
+    h.seq += 1
+    h.write((json.dumps({"op": "listen", "seq": h.seq, "form": "port", "port": 0,
+                         "host": "127.0.0.1"}) + "\n").encode())
+    junk = h.line()
+    check(b"not json" in junk, "garbage: the junk reaches the protocol (as designed)", junk)
+    r = h.response()
+    check(r == {"r": "ok", "seq": h.seq}, "garbage: the host answers after the junk", r)
+    r = h.call("run", until="listening", ms=2000)
+    check(r.get("r") == "ok", "garbage: then behaves", r)
+    check(h.call("end").get("status") == "exit 0", "garbage: ends", "")
+    h.quit()
+    check("garbage from lc-faulty-garbage" in h.stderr(),
+          "garbage: what the shim wrote to fd 1 went to stderr", h.stderr()[:200])
+
+
+def test_protocol_errors(a):
+    h = Host(a.host, os.path.join(a.lib, "lc-faulty-garbage.so"))
+    r = h.call("hello")
+    check(r.get("r") == "ok" and r.get("runner") == "c-host" and r.get("abi") == "1.0"
+          and r.get("impl") == "faulty-garbage" and r.get("node_version", 0) is None,
+          "hello", r)
+    for line, seq, want in [
+        (b'{"op":"dance","seq":5}\n', 5, "unknown op [dance]"),
+        (b'{"op":"listen","seq":6,"form":"port"}\n', 6, "no scenario in progress"),
+        (b'{"op":"begin","seq":7,"id":"x"}\n', 7, "missing field [cwd]"),
+        (b'{"op":"hello","seq":"8"}\n', None, "[seq] must be an integer"),
+        (b'not json\n', None, "expected '{'"),
+        (b'{"op":"hello", "seq" : 11,\n', 11, "member name"),
+        (b'{"op":"hello","seq":9,"x":[]}\n', 9, "nested"),
+        (b'{"op":"begin","seq":10,"id":"x","cwd":"/nonexistent/dir"}\n', 10, "chdir"),
+        (b"{" + b" " * 70000 + b"}\n", None, "longer than"),
+        (b'{"seq":12,' + b" " * 70000 + b"}\n", 12, "longer than"),
+    ]:
+        h.write(line)
+        r = h.response()
+        check(r.get("r") == "error" and r.get("seq") == seq and want in r.get("message", ""),
+              f"error for {line[:40]!r}", r)
+    # Inside a scenario too, and the scenario carries on.
+    h.call("begin", id="x", cwd="/tmp")
+    for fields, want in [({"op": "on", "event": "listening"}, "missing field [label]"),
+                         ({"op": "listen", "form": "port", "port": "80"}, "must be an integer"),
+                         ({"op": "listening", "srv": "Z"}, "no server [Z]"),
+                         ({"op": "quit"}, "send end first")]:
+        h.seq += 1
+        h.write((json.dumps(dict(fields, seq=h.seq)) + "\n").encode())
+        r = h.response()
+        check(r.get("r") == "error" and r.get("seq") == h.seq and want in r.get("message", ""),
+              f"error in a scenario for {fields}", r)
+    r = h.call("listening")
+    check(r == {"r": "ok", "seq": h.seq, "value": False}, "listening false", r)
+    check(h.call("server", srv="B").get("r") == "ok", "server B", "")
+    r = h.call("server", srv="B")
+    check(r.get("r") == "error" and "already" in r.get("message", ""), "server B twice", r)
+    r = h.call("mksock", name="H", family="tcp4", address="127.0.0.1", port=0, listen=True)
+    check(r.get("r") == "ok" and isinstance(r.get("fd"), int) and r["fd"] > 2, "mksock tcp4", r)
+    r = h.call("mksock", name="U", family="unix", path="\u0000lc-smoke-%d" % os.getpid())
+    check(r.get("r") == "ok", "mksock abstract unix", r)
+    r = h.call("mksock", name="L", family="unix", path="/tmp/" + "x" * 200)
+    check(r.get("r") == "error" and "does not fit" in r.get("message", ""),
+          "mksock refuses an overlong path", r)
+    r = h.call("run", until="listening", ms=50)
+    check(r == {"r": "timeout", "seq": h.seq}, "run times out", r)
+    check(h.call("settle").get("r") == "ok", "settle", "")
+    r = h.call("abort")
+    check(r.get("r") == "error" and "no signal" in r.get("message", ""), "abort without signal", r)
+    r = h.call("end")
+    check(r.get("status") == "exit 0" and r.get("clean") is True, "end clean (mksock fds excused)", r)
+    h.quit()
+
+
+def test_pipelined(a):
+    """All lines in one write: nothing is lost between the zygote and the
+    scenario process, and a begin inside a scenario ends it silently."""
+    h = Host(a.host, os.path.join(a.lib, "lc-faulty-garbage.so"))
+    lines = [
+        {"op": "hello", "seq": 1},
+        {"op": "begin", "seq": 2, "id": "one", "cwd": "/tmp"},
+        {"op": "listening", "seq": 3},
+        {"op": "begin", "seq": 4, "id": "two", "cwd": "/tmp"},
+        {"op": "fd", "seq": 5},
+        {"op": "end", "seq": 6},
+        {"op": "hello", "seq": 7},
+        {"op": "quit", "seq": 8},
+    ]
+    h.write(b"".join((json.dumps(x) + "\n").encode() for x in lines))
+    got = [h.response() for _ in range(7)]
+    seqs = [r.get("seq") for r in got]
+    check(seqs == [1, 2, 3, 4, 5, 6, 7], "pipelined: every command answered in order", got)
+    check(got[1].get("pid") != got[3].get("pid"), "pipelined: the second begin has its own process",
+          got)
+    check(got[4].get("value") == -1 and got[5].get("status") == "exit 0", "pipelined: answers", got)
+    check(h.response() == {"r": "ok", "seq": 8}, "pipelined: quit", "")
+    check(h.proc.wait(5) == 0, "pipelined: exit 0", h.proc.returncode)
+    # End of input inside a scenario: the host exits 0 and leaves nothing.
+    h = Host(a.host, os.path.join(a.lib, "lc-faulty-garbage.so"))
+    pid = h.call("begin", id="eof", cwd="/tmp")["pid"]
+    h.proc.stdin.close()
+    check(h.proc.wait(5) == 0, "eof in a scenario: exit 0", h.proc.returncode)
+    check(gone(pid), "eof in a scenario: the scenario process is gone", pid)
+
+
+def test_reference(a):
+    lib = os.path.join(a.lib, "lc-shim-reference.so")
+    if not os.path.exists(lib):
+        print(f"SKIP reference half: {lib} is not built")
+        return
+    h = Host(a.host, lib)
+    r = h.call("hello")
+    check(r.get("r") == "ok" and r.get("abi") == "1.0", "reference: hello", r)
+    h.call("begin", id="ref", cwd="/tmp")
+    r = h.call("listen", form="port", port=0, host="127.0.0.1", cb="cb")
+    check(r == {"r": "ok", "seq": h.seq}, "reference: listen", r)
+    r = h.call("run", until="listening", ms=2000)
+    check(r.get("r") == "ok", "reference: run until listening", r)
+    evs = [(e["ev"], e.get("name"), e.get("label"), e["sync"]) for e in h.events]
+    check(evs == [("emit", "listening", None, False), ("call", "listening", "cb", False)],
+          "reference: listening emitted then cb called, asynchronously", h.events)
+    r = h.call("address")
+    v = r.get("value") or {}
+    check(v.get("address") == "127.0.0.1" and v.get("family") == "IPv4" and v.get("port", 0) > 0,
+          "reference: address", r)
+    port = v.get("port")
+    check(h.call("listening").get("value") is True, "reference: listening", "")
+    fd = h.call("fd").get("value")
+    check(isinstance(fd, int) and fd >= 0, "reference: fd", fd)
+    # A second server on the same port: EADDRINUSE, as an 'error' emission.
+    h.call("server", srv="B")
+    h.events.clear()
+    r = h.call("listen", srv="B", form="port", port=port, host="127.0.0.1")
+    check(r.get("r") == "ok", "reference: second listen returns", r)
+    r = h.call("run", srv="B", until="error", ms=2000)
+    errs = [e for e in h.events if e["ev"] == "emit" and e.get("name") == "error"]
+    check(r.get("r") == "ok" and errs and errs[0]["srv"] == "B"
+          and errs[0]["error"]["code"] == "EADDRINUSE", "reference: EADDRINUSE", h.events)
+    r = h.call("listen", form="port", port=0)
+    check(r.get("r") == "throw" and r.get("code") == "ERR_SERVER_ALREADY_LISTEN",
+          "reference: ERR_SERVER_ALREADY_LISTEN", r)
+    h.events.clear()
+    check(h.call("close", cb="C1").get("r") == "ok", "reference: close", "")
+    r = h.call("run", until="close", ms=2000)
+    names = [(e["ev"], e.get("name"), e.get("label")) for e in h.events]
+    check(r.get("r") == "ok" and ("emit", "close", None) in names
+          and ("call", "close", "C1") in names, "reference: close emitted, C1 called", h.events)
+    r = h.call("end")
+    check(r.get("status") == "exit 0" and r.get("clean") is True, "reference: end clean", r)
+    check(port not in listening_ports_of_inode_owners(), "reference: the port is free", port)
+    h.quit()
+
+
+def main():
+    ap = argparse.ArgumentParser(description="lc-host smoke test")
+    ap.add_argument("--host", required=True)
+    ap.add_argument("--lib", required=True, help="the folder of the shim libraries")
+    ap.add_argument("--sanitized", action="store_true",
+                    help="Built with LC_SANITIZE: a SIGSEGV may come back as an exit status")
+    a = ap.parse_args()
+    for t in (test_usage, test_refusals, test_crashes, test_hang, test_leaky, test_garbage,
+              test_protocol_errors, test_pipelined, test_reference):
+        try:
+            t(a)
+        except Exception as e:  # a test that cannot finish is a failure, not a crash
+            check(False, t.__name__, f"{type(e).__name__}: {e}")
+        print(f"ran {t.__name__}")
+    if FAILURES:
+        print(f"{len(FAILURES)} failure(s)")
+        return 1
+    print("all smoke checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

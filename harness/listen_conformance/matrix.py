@@ -1,0 +1,519 @@
+"""The scenario x implementation matrix: matrix.md and a self-contained matrix.html.
+
+    python3 -m listen_conformance matrix --impl reference --impl node [--out DIR]
+    python3 -m listen_conformance matrix --from build/reports/a.json --from b.json
+
+With --impl, the suite runs once per implementation (pytest in a subprocess,
+each into its own report directory under DIR/runs/); with --from, existing
+JSON reports (docs/report-schema.json) are read.  Rows are grouped by clause
+(CLAUSES.md order) with the clause quoted and a per-implementation count; a
+scenario that checks several clauses appears under each.
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+VERDICTS = ("PASS", "FAIL", "SKIP", "CRASH", "TIMEOUT")
+NOT_RUN = "—"
+
+
+class MatrixError(Exception):
+    """Bad input (a missing or malformed report, an implementation that cannot
+    run); the message is one line meant for a person."""
+
+
+# ---------------------------------------------------------------------------
+# Reports
+
+def load_report(path) -> dict:
+    """Read and check a JSON report; raises MatrixError naming the problem."""
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MatrixError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise MatrixError(f"{path}: is a directory, not a JSON report") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise MatrixError(f"{path}: cannot read: {e}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise MatrixError(f"{path}: not JSON ({e.msg} at line {e.lineno} column {e.colno})") \
+            from None
+    problem = check_report(doc)
+    if problem:
+        raise MatrixError(f"{path}: not a listen-conformance report: {problem}")
+    return doc
+
+
+def check_report(doc) -> str | None:
+    """The structural checks a reader relies on (the full contract is
+    docs/report-schema.json); None when the report is usable."""
+    if not isinstance(doc, dict):
+        return "the top level is not an object"
+    if "schema_version" not in doc:
+        return "no schema_version"
+    if doc["schema_version"] != 1:
+        return f"schema_version {doc['schema_version']!r} (this tool reads version 1)"
+    if not isinstance(doc.get("implementation"), str) or not doc["implementation"]:
+        return "'implementation' is not a non-empty string"
+    if not isinstance(doc.get("summary"), dict):
+        return "'summary' is not an object"
+    scs = doc.get("scenarios")
+    if not isinstance(scs, list):
+        return "'scenarios' is not a list"
+    for i, sc in enumerate(scs):
+        where = f"scenarios[{i}]"
+        if not isinstance(sc, dict):
+            return f"{where} is not an object"
+        if not isinstance(sc.get("id"), str):
+            return f"{where} has no string 'id'"
+        if sc.get("verdict") not in VERDICTS:
+            return f"{where} ({sc['id']}): verdict {sc.get('verdict')!r} is not one of " \
+                   + ", ".join(VERDICTS)
+        cl = sc.get("clauses")
+        if not isinstance(cl, list) or not cl or not all(isinstance(c, str) for c in cl):
+            return f"{where} ({sc['id']}): 'clauses' is not a non-empty list of ids"
+        if not isinstance(sc.get("message", ""), str):
+            return f"{where} ({sc['id']}): 'message' is not a string"
+    return None
+
+
+def counts(results) -> dict:
+    out = {v: 0 for v in VERDICTS}
+    for r in results:
+        out[r["verdict"]] += 1
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Running the suite
+
+def run_impls(impls, out_dir: pathlib.Path, *, scenarios=(), clauses=(), jobs=None,
+              build_dir=None, expectations=None, timeout=3600, log=sys.stderr):
+    """Run the suite once per implementation; returns (reports, errors), where
+    errors are one-line strings for implementations that could not run."""
+    reports, errors = [], []
+    for i, spec in enumerate(impls):
+        rdir = out_dir / "runs" / f"{i + 1}-{_safe(spec)}"
+        if rdir.exists():
+            for old in rdir.glob("*.json"):
+                old.unlink()
+        rdir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
+               "--impl", spec, "--report-dir", str(rdir)]
+        if build_dir:
+            cmd += ["--build-dir", str(build_dir)]
+        if expectations:
+            cmd += ["--expectations", expectations]
+        for s in scenarios:
+            cmd += ["--scenario", s]
+        for c in clauses:
+            cmd += ["--clause", c]
+        if jobs and not scenarios:
+            cmd += ["-n", str(jobs)]
+        print(f"matrix: running the suite on {spec} ...", file=log, flush=True)
+        try:
+            p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                               timeout=timeout, env=_env())
+        except subprocess.TimeoutExpired:
+            errors.append(f"--impl {spec}: the suite did not finish within {timeout} s")
+            continue
+        found = sorted(rdir.glob("*.json"))
+        if p.returncode not in (0, 1) or not found:
+            errors.append(f"--impl {spec}: " + pytest_problem(p.stdout + p.stderr,
+                                                              p.returncode))
+            continue
+        reports.append(load_report(found[0]))
+    return reports, errors
+
+
+def pytest_problem(output: str, rc: int) -> str:
+    """What pytest's output says about why a run could not start: the
+    `Exit:` / `ERROR:` message, with its indented continuation lines."""
+    import re
+    lines = output.splitlines()
+    for line in lines:  # argparse inside pytest: "ERROR: usage: ..." then "PROG: error: ..."
+        m = re.match(r"^\S+: error: (.*)$", line.strip())
+        if m:
+            return f"pytest: {m.group(1)}"
+    for i, line in enumerate(lines):
+        s = line.strip()
+        for prefix in ("Exit: ", "ERROR: ", "_pytest.outcomes.Exit: "):
+            if s.startswith(prefix):
+                msg = [s[len(prefix):]]
+                for more in lines[i + 1:]:
+                    if not more.startswith((" ", "\t")) or not more.strip():
+                        break
+                    msg.append("  " + more.strip())
+                return "\n".join(msg)
+    if rc == 5:
+        return "no scenario was selected"
+    tail = [l for l in lines if l.strip()]
+    return (tail[-1].strip() if tail else "no output") + f" (pytest exit status {rc})"
+
+
+def _env():
+    env = dict(os.environ)
+    harness = str(ROOT / "harness")
+    env["PYTHONPATH"] = harness + (os.pathsep + env["PYTHONPATH"]
+                                   if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _safe(name: str) -> str:
+    import re
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "impl"
+
+
+# ---------------------------------------------------------------------------
+# The model: clause groups of rows, one cell per implementation
+
+@dataclasses.dataclass
+class Row:
+    id: str
+    title: str
+    level: str
+    clauses: list
+    cells: list          # one per implementation: the result dict or None
+
+
+@dataclasses.dataclass
+class Group:
+    clause: str
+    text: str
+    rows: list
+
+
+@dataclasses.dataclass
+class Matrix:
+    impls: list          # column names
+    reports: list
+    groups: list
+
+    def clause_counts(self, group: Group, col: int) -> dict:
+        return counts(r.cells[col] for r in group.rows if r.cells[col])
+
+    def impl_counts(self, col: int) -> dict:
+        return counts(self.reports[col]["scenarios"])
+
+
+def build(reports: list[dict], scenario_table=None, clauses=None) -> Matrix:
+    """The matrix of these reports.  The table and CLAUSES.md give the order,
+    the titles and the clause texts; without them (or for a scenario the
+    table no longer has) the reports alone are used."""
+    if scenario_table is None or clauses is None:
+        scenario_table, clauses = _table()
+    names = _column_names(reports)
+    by_impl = [{sc["id"]: sc for sc in rep["scenarios"]} for rep in reports]
+    info = {}
+    for sc in scenario_table:
+        info[sc["id"]] = {"title": sc.get("title", ""), "level": sc["level"],
+                          "clauses": list(sc["clauses"])}
+    for rep in reports:  # scenarios the table does not have (renamed, removed)
+        for sc in rep["scenarios"]:
+            info.setdefault(sc["id"], {"title": "", "level": sc.get("level", "?"),
+                                       "clauses": list(sc["clauses"])})
+    ran = set().union(*by_impl) if by_impl else set()
+    order = [sid for sid in info if sid in ran]
+    clause_ids = list(clauses)
+    for sid in order:
+        for c in info[sid]["clauses"]:
+            if c not in clause_ids:
+                clause_ids.append(c)
+    groups = []
+    for c in clause_ids:
+        rows = [Row(sid, info[sid]["title"], info[sid]["level"], info[sid]["clauses"],
+                    [m.get(sid) for m in by_impl])
+                for sid in order if c in info[sid]["clauses"]]
+        if rows:
+            text = clauses[c].text if c in clauses else "(not in CLAUSES.md)"
+            groups.append(Group(c, text, rows))
+    return Matrix(names, reports, groups)
+
+
+def _table():
+    try:
+        from . import table
+        clauses = table.load_clauses()
+        return table.load(table.SCENARIO_DIR, clauses), clauses
+    except Exception:  # the matrix of reports still works without the table
+        return [], {}
+
+
+def _column_names(reports):
+    names = []
+    for rep in reports:
+        base = rep["implementation"]
+        if rep.get("impl_version") and base in [r["implementation"] for r in reports
+                                                if r is not rep]:
+            base = f"{base} {rep['impl_version']}"
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base} #{n}", n + 1
+        names.append(name)
+    return names
+
+
+def count_text(c: dict) -> str:
+    """'12/12 PASS', or '10/12 PASS, 1 FAIL, 1 SKIP'."""
+    total = sum(c.values())
+    if not total:
+        return "not run"
+    rest = [f"{c[v]} {v}" for v in VERDICTS[1:] if c.get(v)]
+    return ", ".join([f"{c['PASS']}/{total} PASS"] + rest)
+
+
+# ---------------------------------------------------------------------------
+# Markdown
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(m: Matrix) -> str:
+    out = ["# listen-conformance matrix", ""]
+    out.append("| implementation | version | conforms (MUST) | behaves as Node (all) | "
+               + " | ".join(VERDICTS) + " |")
+    out.append("| --- | --- | --- | --- | " + " | ".join("---:" for _ in VERDICTS) + " |")
+    for i, rep in enumerate(m.reports):
+        c = m.impl_counts(i)
+        lv = rep.get("levels") or {}
+        out.append(f"| {_md(m.impls[i])} | {_md(rep.get('impl_version') or '')} | "
+                   f"{_md(lv.get('conforms', ''))} | {_md(lv.get('node_identical', ''))} | "
+                   + " | ".join(str(c[v]) for v in VERDICTS) + " |")
+    out += ["", f"{NOT_RUN} : the scenario is not in that implementation's report.", ""]
+    out += ["## Clauses", "", "| clause | scenarios | " + " | ".join(_md(n) for n in m.impls)
+            + " |", "| --- | ---: | " + " | ".join("---" for _ in m.impls) + " |"]
+    for g in m.groups:
+        out.append(f"| [{g.clause}](#{g.clause.lower()}) | {len(g.rows)} | "
+                   + " | ".join(count_text(m.clause_counts(g, i)) for i in range(len(m.impls)))
+                   + " |")
+    out.append("")
+    for g in m.groups:
+        out += [f"## {g.clause}", "", f"> {_md(g.text)}", ""]
+        out.append("| scenario | level | " + " | ".join(_md(n) for n in m.impls) + " |")
+        out.append("| --- | --- | " + " | ".join("---" for _ in m.impls) + " |")
+        for r in g.rows:
+            cells = []
+            for cell in r.cells:
+                if cell is None:
+                    cells.append(NOT_RUN)
+                else:
+                    v = cell["verdict"]
+                    cells.append(f"**{v}**" if v != "PASS" else v)
+            out.append(f"| `{r.id}` | {r.level} | " + " | ".join(cells) + " |")
+        out.append("| **total** | | "
+                   + " | ".join(count_text(m.clause_counts(g, i)) for i in range(len(m.impls)))
+                   + " |")
+        out.append("")
+    bad = [(m.impls[i], sc) for i, rep in enumerate(m.reports) for sc in rep["scenarios"]
+           if sc["verdict"] not in ("PASS",)]
+    if bad:
+        out += ["## Not PASS", ""]
+        for name, sc in bad:
+            msg = (sc.get("message") or "").strip().splitlines()
+            out.append(f"- {_md(name)} `{sc['id']}` **{sc['verdict']}**"
+                       + (f": {_md(msg[0])}" if msg else ""))
+        out.append("")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# HTML
+
+CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.4em; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+thead th { background: #f2f2f2; position: sticky; top: 0; }
+tr.clause th { background: #e8eef8; font-weight: normal; }
+tr.clause blockquote { margin: 2px 0 0 1em; font-style: italic; }
+tr.count td { background: #fafafa; font-size: 0.9em; }
+td.v { font-weight: 600; text-align: center; }
+td[data-verdict="PASS"] { background: #d9f2d9; color: #1a5e1a; }
+td[data-verdict="FAIL"] { background: #f8d4d4; color: #8a1010; }
+td[data-verdict="CRASH"], td[data-verdict="TIMEOUT"] { background: #f3c6e8; color: #6d0b57; }
+td[data-verdict="SKIP"] { background: #eee; color: #666; }
+td[data-verdict="NONE"] { color: #aaa; }
+code { font-size: 0.95em; }
+.title { color: #555; font-size: 0.9em; }
+body.only-problems tr.row.all-pass { display: none; }
+#totals td { text-align: right; }
+"""
+
+SCRIPT = """
+(function () {
+  var verdicts = ["PASS", "FAIL", "SKIP", "CRASH", "TIMEOUT"];
+  var impls = JSON.parse(document.getElementById("impls").textContent);
+  var seen = impls.map(function () { return {}; });
+  var cells = document.querySelectorAll("td.v[data-impl]");
+  for (var i = 0; i < cells.length; i++) {
+    var td = cells[i], col = +td.getAttribute("data-col");
+    var v = td.getAttribute("data-verdict");
+    if (v !== "NONE") seen[col][td.getAttribute("data-sid")] = v;
+  }
+  var body = document.querySelector("#totals tbody");
+  impls.forEach(function (name, col) {
+    var n = {}; verdicts.forEach(function (v) { n[v] = 0; });
+    var ids = Object.keys(seen[col]);
+    ids.forEach(function (id) { n[seen[col][id]]++; });
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-impl", name);
+    tr.setAttribute("data-total", ids.length);
+    var th = document.createElement("th"); th.textContent = name; tr.appendChild(th);
+    verdicts.forEach(function (v) {
+      var td = document.createElement("td");
+      td.setAttribute("data-count", v); td.textContent = n[v]; tr.appendChild(td);
+    });
+    var td = document.createElement("td");
+    td.setAttribute("data-count", "total"); td.textContent = ids.length; tr.appendChild(td);
+    body.appendChild(tr);
+  });
+  var rows = document.querySelectorAll("tr.row");
+  for (var r = 0; r < rows.length; r++) {
+    if (!rows[r].querySelector("td.v:not([data-verdict='PASS'])"))
+      rows[r].className += " all-pass";
+  }
+  var box = document.getElementById("only-problems");
+  box.disabled = false;
+  box.addEventListener("change", function () {
+    document.body.classList.toggle("only-problems", box.checked);
+  });
+  document.body.setAttribute("data-rendered", "yes");
+})();
+"""
+
+
+def to_html(m: Matrix) -> str:
+    e = html.escape
+    n = len(m.impls)
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           "<title>listen-conformance matrix</title>", f"<style>{CSS}</style>", "</head>",
+           '<body data-rendered="no">', "<h1>listen-conformance matrix</h1>"]
+    out.append('<table id="summary"><thead><tr><th>implementation</th><th>version</th>'
+               "<th>conforms (MUST)</th><th>behaves as Node (all)</th>"
+               + "".join(f"<th>{v}</th>" for v in VERDICTS) + "</tr></thead><tbody>")
+    for i, rep in enumerate(m.reports):
+        c = m.impl_counts(i)
+        lv = rep.get("levels") or {}
+        out.append(f'<tr data-impl="{e(m.impls[i])}"><th>{e(m.impls[i])}</th>'
+                   f"<td>{e(rep.get('impl_version') or '')}</td>"
+                   f"<td>{e(str(lv.get('conforms', '')))}</td>"
+                   f"<td>{e(str(lv.get('node_identical', '')))}</td>"
+                   + "".join(f'<td data-count="{v}">{c[v]}</td>' for v in VERDICTS) + "</tr>")
+    out.append("</tbody></table>")
+    out.append("<p>Totals counted in the page (each scenario once per implementation):</p>")
+    out.append('<table id="totals"><thead><tr><th>implementation</th>'
+               + "".join(f"<th>{v}</th>" for v in VERDICTS)
+               + "<th>total</th></tr></thead><tbody></tbody></table>")
+    out.append('<table id="clauses"><thead><tr><th>clause</th><th>scenarios</th>'
+               + "".join(f"<th>{e(name)}</th>" for name in m.impls) + "</tr></thead><tbody>")
+    for g in m.groups:
+        out.append(f'<tr data-clause="{e(g.clause)}"><th><a href="#{e(g.clause)}">'
+                   f"{e(g.clause)}</a></th><td>{len(g.rows)}</td>"
+                   + "".join(f'<td data-impl="{e(m.impls[i])}">'
+                             f"{e(count_text(m.clause_counts(g, i)))}</td>" for i in range(n))
+                   + "</tr>")
+    out.append("</tbody></table>")
+    out.append('<p><label><input type="checkbox" id="only-problems" disabled> '
+               "show only scenarios that are not PASS everywhere</label></p>")
+    out.append('<table id="matrix"><thead><tr><th>scenario</th><th>level</th>'
+               + "".join(f"<th>{e(name)}</th>" for name in m.impls) + "</tr></thead>")
+    for g in m.groups:
+        out.append(f'<tbody data-clause="{e(g.clause)}">')
+        out.append(f'<tr class="clause" id="{e(g.clause)}"><th colspan="{n + 2}">'
+                   f"<strong>{e(g.clause)}</strong> ({len(g.rows)} scenario"
+                   f"{'s' if len(g.rows) != 1 else ''})"
+                   f"<blockquote>{e(g.text)}</blockquote></th></tr>")
+        for r in g.rows:
+            cells = []
+            for col, cell in enumerate(r.cells):
+                attrs = f'class="v" data-col="{col}" data-impl="{e(m.impls[col])}" ' \
+                        f'data-sid="{e(r.id)}"'
+                if cell is None:
+                    cells.append(f'<td {attrs} data-verdict="NONE" '
+                                 f'title="not in this report">{NOT_RUN}</td>')
+                else:
+                    v = cell["verdict"]
+                    tip = (cell.get("message") or "").strip()
+                    if cell.get("expected"):
+                        tip = f"expected {cell['expected']}. " + tip
+                    cells.append(f'<td {attrs} data-verdict="{v}" title="{e(tip)}">{v}</td>')
+            out.append(f'<tr class="row" data-sid="{e(r.id)}"><td><code>{e(r.id)}</code>'
+                       f'<div class="title">{e(r.title)}</div></td><td>{e(r.level)}</td>'
+                       + "".join(cells) + "</tr>")
+        out.append('<tr class="count"><td colspan="2">per implementation</td>'
+                   + "".join(f'<td data-impl="{e(m.impls[i])}">'
+                             f"{e(count_text(m.clause_counts(g, i)))}</td>" for i in range(n))
+                   + "</tr>")
+        out.append("</tbody>")
+    out.append("</table>")
+    impls_json = json.dumps(m.impls).replace("<", "\\u003c")
+    out.append(f'<script type="application/json" id="impls">{impls_json}</script>')
+    out.append(f"<script>{SCRIPT}</script>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def write(m: Matrix, out_dir: pathlib.Path) -> list[pathlib.Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, page = out_dir / "matrix.md", out_dir / "matrix.html"
+    md.write_text(to_markdown(m), encoding="utf-8")
+    page.write_text(to_html(m), encoding="utf-8")
+    return [md, page]
+
+
+# ---------------------------------------------------------------------------
+# The command (cli.py hands its parsed arguments here)
+
+def add_arguments(p):
+    p.add_argument("--impl", action="append", default=[], metavar="X",
+                   help="run the suite on this implementation (repeatable)")
+    p.add_argument("--from", dest="reports", action="append", default=[], metavar="FILE",
+                   help="use an existing JSON report (repeatable)")
+    p.add_argument("--out", default=str(ROOT / "build" / "reports" / "matrix"),
+                   help="output directory for matrix.md and matrix.html "
+                        "(default: build/reports/matrix)")
+    p.add_argument("--scenario", action="append", default=[], metavar="ID",
+                   help="with --impl: run only this scenario (repeatable)")
+    p.add_argument("--clause", action="append", default=[], metavar="ID",
+                   help="with --impl: run only the scenarios of this clause (repeatable)")
+    p.add_argument("-n", "--jobs", type=int, default=2,
+                   help="with --impl: pytest-xdist workers per run (default 2; 0: none)")
+    p.add_argument("--build-dir", default=None, help="CMake build directory")
+    p.add_argument("--expectations", default=None,
+                   help="with --impl: expectation file, or 'auto'; unexpected results "
+                        "make the exit status 1")
+
+
+def main(args) -> int:
+    if not args.impl and not args.reports:
+        raise MatrixError("matrix: give at least one --impl or --from")
+    out = pathlib.Path(args.out)
+    reports = [load_report(p) for p in args.reports]
+    errors = []
+    if args.impl:
+        got, errors = run_impls(args.impl, out, scenarios=args.scenario, clauses=args.clause,
+                                jobs=args.jobs or None, build_dir=args.build_dir,
+                                expectations=args.expectations)
+        reports += got
+    for err in errors:
+        print(f"listen-conformance: {err}", file=sys.stderr)
+    if not reports:
+        return 2
+    paths = write(build(reports), out)
+    for p in paths:
+        print(f"matrix: {p}")
+    if errors:
+        return 2
+    return 1 if any(r.get("unexpected") or r.get("stale_expectations") for r in reports) else 0
