@@ -146,7 +146,10 @@ def to_c(args: list) -> dict:
         return dict(cmd, form="port")
     a0, rest = args[0], args[1:]
     if isinstance(a0, dict):
-        if "fd" in a0:
+        if "fd" in a0 and set(a0) <= {"fd", "signal"}:
+            # listen({fd}[, backlog][, cb]): the handle form of the ABI.  An
+            # object with more properties ({fd, backlog}) is the options form
+            # with LC_HAS_FD, below.
             cmd["form"] = "handle"
             if not _is_int(a0["fd"]):
                 raise NotExpressible(f"fd {render(a0['fd'])}")
@@ -169,6 +172,10 @@ def to_c(args: list) -> dict:
                 if v != SIGNAL:
                     raise NotExpressible(f"signal {render(v)}")
                 cmd["signal"] = True
+            elif k == "fd":
+                if not _is_int(v):
+                    raise NotExpressible(f"fd {render(v)}")
+                cmd["fd"] = v
             elif k not in C_OPTION_KEYS:
                 raise NotExpressible(f"option '{k}'")
             elif k in ("port", "backlog"):
