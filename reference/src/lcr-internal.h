@@ -1,0 +1,142 @@
+/* lcr-internal.h — shared between the lcref sources; not installed. */
+#ifndef LCR_INTERNAL_H
+#define LCR_INTERNAL_H
+
+#include "lcref.h"
+
+/* A negative libuv error from errno (libuv keeps UV__ERR internal). */
+#define LCR__ERR(x) (-(x))
+
+/* ---- errors (error.c) ---------------------------------------------------- */
+
+/* An error that outlives the call that made it (queued on a tick): the
+ * strings it points to are owned copies. */
+typedef struct lcr__errbox_s {
+  lcr_error_t e;
+  char *address;
+  char *hostname;
+} lcr__errbox_t;
+
+/* Node's UVExceptionWithHostPort(err, syscall, address, port): the message is
+ * "<syscall> <code>: <uv message>[ <address>[:<port>]]"; port is set only
+ * when non-zero (so -1 for pipes, unset for port 0). */
+void lcr__error_uv(lcr_error_t *e, int uverr, const char *syscall,
+                   const char *address, int port);
+/* Node's ErrnoException(err, syscall): "<syscall> <code>". */
+void lcr__error_errno(lcr_error_t *e, int uverr, const char *syscall);
+/* Node's DNSException(err, 'getaddrinfo', hostname). */
+void lcr__error_dns(lcr_error_t *e, int uverr, const char *hostname);
+/* A Node "ERR_*" error with a fixed or formatted message. */
+void lcr__error_node(lcr_error_t *e, const char *code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+lcr__errbox_t *lcr__errbox_new(const lcr_error_t *e);
+void lcr__errbox_free(lcr__errbox_t *box);
+
+/* ---- the tick queue (loop.c) --------------------------------------------- */
+
+typedef enum lcr__tick_kind_e {
+  LCR__TICK_LISTENING = 1, /* emitListeningNT: emit if a handle exists */
+  LCR__TICK_ERROR,         /* emitErrorNT */
+  LCR__TICK_CLOSE,         /* emitCloseNT */
+  LCR__TICK_ABORT,         /* an options.signal that was already aborted */
+  LCR__TICK_LOOKUP         /* dns.lookup() of an IP literal answers on a tick */
+} lcr__tick_kind_t;
+
+typedef struct lcr__lookup_s lcr__lookup_t;
+
+struct lcr_tick_s {
+  lcr_tick_t *next;
+  lcr__tick_kind_t kind;
+  lcr_server_t *server;
+  lcr__errbox_t *err;     /* LCR__TICK_ERROR */
+  lcr__lookup_t *lookup;  /* LCR__TICK_LOOKUP */
+};
+
+/* process.nextTick(): append; runs from the loop, never synchronously. */
+int lcr__tick(lcr_server_t *server, lcr__tick_kind_t kind, lcr__errbox_t *err,
+              lcr__lookup_t *lookup);
+/* Drop every queued tick of a server that is being freed. */
+void lcr__tick_cancel(lcr_loop_t *loop, lcr_server_t *server);
+
+/* ---- listeners (emitter.c) ----------------------------------------------- */
+
+typedef enum lcr__listener_kind_e {
+  LCR__LISTENER_USER = 0,
+  LCR__LISTENER_NOT_RUNNING,    /* close(cb) on a server not listening */
+  LCR__LISTENER_SIGNAL_DISPOSE  /* once('close', disposable[SymbolDispose]) */
+} lcr__listener_kind_t;
+
+typedef struct lcr__listener_s {
+  unsigned int id;
+  int once;
+  lcr__listener_kind_t kind;
+  lcr_listener_cb cb;
+  void *data;
+  lcr_signal_t *signal; /* LCR__LISTENER_SIGNAL_DISPOSE */
+} lcr__listener_t;
+
+typedef struct lcr__listeners_s {
+  lcr__listener_t *v;
+  int n;
+  int cap;
+} lcr__listeners_t;
+
+int lcr__listener_add(lcr_server_t *s, lcr_event_t ev, int once,
+                      lcr__listener_kind_t kind, lcr_listener_cb cb,
+                      void *data, lcr_signal_t *signal);
+void lcr__listener_remove_signal(lcr_server_t *s, lcr_signal_t *signal);
+void lcr__emit(lcr_server_t *s, lcr_event_t ev, const lcr_error_t *err,
+               uv_stream_t *connection);
+
+/* ---- servers (server.c) -------------------------------------------------- */
+
+/* The listening handle.  Allocated per listen() because uv_close() finishes
+ * after the server may already hold a new one (close() then listen()). */
+typedef struct lcr__handle_s {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } u;
+  int is_pipe;
+  char *unlink_path;  /* the socket file this handle created, or NULL */
+  lcr_server_t *server;
+} lcr__handle_t;
+
+struct lcr_server_s {
+  lcr_loop_t *loop;
+  int refs;                 /* the user's + one per open handle / request */
+  int freed;                /* lcr_server_free() was called */
+  unsigned int listening_id; /* net.js _listeningId: stales old lookups */
+  lcr__handle_t *handle;    /* net.js _handle; non-NULL means "listening" */
+  int connections;          /* net.js _connections */
+  char *pipe_name;          /* net.js _pipeName: survives close() */
+  size_t pipe_name_len;
+  lcr__listeners_t listeners[LCR_EV_COUNT_];
+  unsigned int next_listener_id;
+  lcr_observer_cb observer;
+  void *observer_data;
+  void *data;
+};
+
+void lcr__server_ref(lcr_server_t *s);
+void lcr__server_unref(lcr_server_t *s);
+void lcr__run_tick(lcr_tick_t *t);
+void lcr__lookup_free(lcr__lookup_t *lk);
+
+/* ---- signals (signal.c) -------------------------------------------------- */
+
+/* addServerAbortSignalOption(): watch `signal` for `s`. */
+int lcr__signal_watch(lcr_server_t *s, lcr_signal_t *signal);
+/* Drop one registration of s (the dispose listener ran). */
+void lcr__signal_unwatch(lcr_signal_t *signal, lcr_server_t *s);
+/* lcr_server_free(): forget every watch of s (its dispose listeners name
+ * the signals). */
+void lcr__signal_forget_server(lcr_server_t *s);
+
+#endif /* LCR_INTERNAL_H */

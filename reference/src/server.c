@@ -1,0 +1,938 @@
+/* server.c — net.Server.prototype.listen() and close(), after lib/net.js of
+ * Node.js v20 (function names in comments are net.js's).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lcr-internal.h"
+
+#define CONTAINER_OF(ptr, type, field)                                        \
+  ((type *)((char *)(ptr) - offsetof(type, field)))
+
+/* A dns.lookup() in flight, and what to do with its answer. */
+struct lcr__lookup_s {
+  uv_getaddrinfo_t req;
+  lcr_server_t *server;
+  unsigned int listening_id;
+  int port;
+  int backlog;
+  unsigned int flags;
+  int reuse_port;
+  char *host;
+  int family;                  /* IP literal: 4 or 6 */
+};
+
+/* What createServerHandle() + setupListenHandle() need. */
+typedef struct bind_spec_s {
+  const char *address; /* IP string, or NULL for the default '::' / 0.0.0.0 */
+  int family;          /* 4, 6; -1 for a pipe; 0 for an fd */
+  int port;
+  const char *path;    /* pipe */
+  size_t path_len;
+  int fd;              /* handle form, else -1 */
+  unsigned int flags;  /* UV_TCP_IPV6ONLY */
+  int reuse_port;
+  int backlog;         /* 0 means the default */
+} bind_spec_t;
+
+typedef struct client_s {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } u;
+  lcr_server_t *server;
+} client_t;
+
+unsigned int lcr_version(void) {
+  return LCR_VERSION_HEX;
+}
+
+const char *lcr_version_string(void) {
+  return "0.1.0";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifetime                                                                  */
+
+lcr_server_t *lcr_server_new(lcr_loop_t *loop) {
+  lcr_server_t *s;
+
+  s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return NULL;
+  s->loop = loop;
+  s->refs = 1;
+  return s;
+}
+
+void lcr__server_ref(lcr_server_t *s) {
+  s->refs++;
+}
+
+void lcr__server_unref(lcr_server_t *s) {
+  int i;
+
+  if (--s->refs > 0)
+    return;
+  for (i = 0; i < LCR_EV_COUNT_; i++)
+    free(s->listeners[i].v);
+  free(s->pipe_name);
+  free(s);
+}
+
+void *lcr_server_get_data(const lcr_server_t *server) {
+  return server->data;
+}
+
+void lcr_server_set_data(lcr_server_t *server, void *data) {
+  server->data = data;
+}
+
+static void on_handle_close(uv_handle_t *handle) {
+  lcr__handle_t *h;
+  lcr_server_t *s;
+
+  h = CONTAINER_OF(handle, lcr__handle_t, u.handle);
+  s = h->server;
+  free(h->unlink_path);
+  free(h);
+  lcr__server_unref(s);
+}
+
+static void close_handle(lcr__handle_t *h) {
+  /* libuv's uv__pipe_close() order: unlink the socket file before the fd is
+   * closed, so that we never remove a file another process bound after our
+   * socket went away.  Only a file this handle created is removed: a stale
+   * file that made bind() fail, or the path of an inherited fd, stays. */
+  if (h->unlink_path != NULL)
+    unlink(h->unlink_path);
+  uv_close(&h->u.handle, on_handle_close);
+}
+
+static lcr__handle_t *handle_new(lcr_server_t *s) {
+  lcr__handle_t *h;
+
+  h = calloc(1, sizeof(*h));
+  if (h != NULL)
+    h->server = s;
+  return h;
+}
+
+void lcr_server_free(lcr_server_t *s) {
+  if (s == NULL)
+    return;
+  s->freed = 1;
+  s->listening_id++; /* any lookup in flight is now stale */
+  lcr__tick_cancel(s->loop, s);
+  lcr__signal_forget_server(s);
+  if (s->handle != NULL) {
+    close_handle(s->handle);
+    s->handle = NULL;
+  }
+  lcr__server_unref(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* createServerHandle()                                                      */
+
+static int create_tcp(lcr_server_t *s, int family, const char *address,
+                      int port, unsigned int flags, int reuse_port,
+                      lcr__handle_t **out) {
+  struct sockaddr_storage ss;
+  lcr__handle_t *h;
+  uv_os_fd_t fd;
+  int on;
+  int err;
+
+  if (family == 6)
+    err = uv_ip6_addr(address, port, (struct sockaddr_in6 *)&ss);
+  else
+    err = uv_ip4_addr(address, port, (struct sockaddr_in *)&ss);
+  if (err != 0)
+    return err;
+
+  h = handle_new(s);
+  if (h == NULL)
+    return UV_ENOMEM;
+
+  /* Create the socket now rather than in uv_tcp_bind(), so that options
+   * libuv 1.44 has no flag for can be set before bind().  An IPv6 socket
+   * failing here with EAFNOSUPPORT is what sends the default host to
+   * 0.0.0.0.  On failure uv_tcp_init_ex() unregisters the handle itself. */
+  err = uv_tcp_init_ex(s->loop->uv, &h->u.tcp,
+                       family == 6 ? AF_INET6 : AF_INET);
+  if (err != 0) {
+    free(h);
+    return err;
+  }
+  lcr__server_ref(s);
+
+  if (reuse_port) {
+    /* reusePort (Node >= 22.12: UV_TCP_REUSEPORT, libuv >= 1.49). */
+    on = 1;
+    err = uv_fileno(&h->u.handle, &fd);
+    if (err == 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
+      err = LCR__ERR(errno);
+    if (err != 0) {
+      close_handle(h);
+      return err;
+    }
+  }
+
+  /* uv_tcp_bind() sets SO_REUSEADDR (src/unix/tcp.c uv__tcp_bind) and sets
+   * IPV6_V6ONLY to 0 or 1 explicitly for IPv6.  EADDRINUSE is not returned
+   * here: libuv keeps it as delayed_error and uv_listen() reports it. */
+  err = uv_tcp_bind(&h->u.tcp, (const struct sockaddr *)&ss, flags);
+  if (err != 0) {
+    close_handle(h);
+    return err;
+  }
+
+  *out = h;
+  return 0;
+}
+
+static int create_pipe(lcr_server_t *s, const char *path, size_t len,
+                       lcr__handle_t **out) {
+  /* Zeroed room past sun_path: the kernel reads addrlen bytes only, but
+   * valgrind checks a pathname sun_path as a C string, and a 108-byte name
+   * has no NUL of its own. */
+  struct {
+    struct sockaddr_un un;
+    char nul[8];
+  } addr;
+  lcr__handle_t *h;
+  char *copy;
+  int fd;
+  int err;
+
+  /* Refuse, never truncate (nginx): libuv 1.44 uv_pipe_bind() cuts a path at
+   * 107 bytes and binds a different name, and it cannot bind an abstract
+   * name at all (it uses strlen).  So bind ourselves, with the length.
+   * Linux takes a full 108-byte sun_path without a NUL, as Node 20 does. */
+  if (len == 0 || len > sizeof(addr.un.sun_path))
+    return UV_EINVAL;
+
+  h = handle_new(s);
+  if (h == NULL)
+    return UV_ENOMEM;
+  copy = NULL;
+  if (path[0] != '\0') {
+    copy = malloc(len + 1);
+    if (copy == NULL) {
+      free(h);
+      return UV_ENOMEM;
+    }
+    memcpy(copy, path, len);
+    copy[len] = '\0';
+  }
+
+  uv_pipe_init(s->loop->uv, &h->u.pipe, 0);
+  h->is_pipe = 1;
+  lcr__server_ref(s);
+
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    err = LCR__ERR(errno);
+    goto fail;
+  }
+
+  memset(&addr, 0, sizeof(addr));
+  addr.un.sun_family = AF_UNIX;
+  memcpy(addr.un.sun_path, path, len);
+  if (bind(fd, (struct sockaddr *)&addr.un,
+           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) != 0) {
+    err = LCR__ERR(errno);
+    /* libuv (src/unix/pipe.c): "Convert ENOENT to EACCES for compatibility
+     * with Windows."  Node reports EACCES for a missing directory. */
+    if (err == UV_ENOENT)
+      err = UV_EACCES;
+    close(fd);
+    goto fail;
+  }
+
+  /* From here on the file is ours: close_handle() removes it. */
+  h->unlink_path = copy;
+  copy = NULL;
+
+  err = uv_pipe_open(&h->u.pipe, fd);
+  if (err != 0) {
+    close(fd);
+    goto fail;
+  }
+
+  *out = h;
+  return 0;
+
+fail:
+  free(copy);
+  close_handle(h);
+  return err;
+}
+
+static int create_from_fd(lcr_server_t *s, int fd, lcr__handle_t **out) {
+  uv_handle_type type;
+  lcr__handle_t *h;
+  int err;
+
+  /* net.js createHandle(): guessHandleType() must say TCP or PIPE, anything
+   * else (UDP, a file, a closed fd) "will trigger an error": UV_EINVAL. */
+  type = uv_guess_handle(fd);
+  if (type != UV_TCP && type != UV_NAMED_PIPE)
+    return UV_EINVAL;
+
+  h = handle_new(s);
+  if (h == NULL)
+    return UV_ENOMEM;
+
+  if (type == UV_TCP) {
+    uv_tcp_init(s->loop->uv, &h->u.tcp);
+    lcr__server_ref(s);
+    err = uv_tcp_open(&h->u.tcp, fd);
+  } else {
+    uv_pipe_init(s->loop->uv, &h->u.pipe, 0);
+    h->is_pipe = 1;
+    lcr__server_ref(s);
+    err = uv_pipe_open(&h->u.pipe, fd);
+  }
+
+  /* The fd is not ours when open failed: close only the handle. */
+  if (err != 0) {
+    close_handle(h);
+    return err;
+  }
+  *out = h;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* setupListenHandle()                                                       */
+
+static void queue_error(lcr_server_t *s, int uverr, const char *syscall,
+                        const char *address, int port) {
+  lcr__errbox_t *box;
+  lcr_error_t e;
+
+  lcr__error_uv(&e, uverr, syscall, address, port);
+  box = lcr__errbox_new(&e);
+  if (box == NULL)
+    return; /* out of memory: the error is lost, as an allocation failure */
+  if (lcr__tick(s, LCR__TICK_ERROR, box, NULL) != 0)
+    lcr__errbox_free(box);
+}
+
+static void emit_close_if_drained(lcr_server_t *s) {
+  /* net.js _emitCloseIfDrained() */
+  if (s->handle != NULL || s->connections != 0 || s->freed)
+    return;
+  lcr__tick(s, LCR__TICK_CLOSE, NULL, NULL);
+}
+
+static void on_client_close(uv_handle_t *handle) {
+  client_t *c;
+
+  c = CONTAINER_OF(handle, client_t, u.handle);
+  lcr__server_unref(c->server);
+  free(c);
+}
+
+static void on_connection(uv_stream_t *stream, int status) {
+  lcr__handle_t *h;
+  lcr_server_t *s;
+  lcr_error_t e;
+  client_t *c;
+
+  h = CONTAINER_OF(stream, lcr__handle_t, u.stream);
+  s = h->server;
+
+  if (status < 0) {
+    /* net.js onconnection(): new ErrnoException(err, 'accept') */
+    lcr__error_errno(&e, status, "accept");
+    lcr__emit(s, LCR_EV_ERROR, &e, NULL);
+    return;
+  }
+
+  c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return;
+  c->server = s;
+  if (h->is_pipe)
+    uv_pipe_init(s->loop->uv, &c->u.pipe, 0);
+  else
+    uv_tcp_init(s->loop->uv, &c->u.tcp);
+  lcr__server_ref(s);
+
+  if (uv_accept(stream, &c->u.stream) != 0) {
+    uv_close(&c->u.handle, on_client_close);
+    return;
+  }
+
+  /* The reference serves nothing: report the socket, then destroy it.
+   * Socket._destroy() decrements _connections and calls
+   * _emitCloseIfDrained(), so a close() made by a 'connection' listener
+   * emits 'close' once this socket is gone, as in Node. */
+  s->connections++;
+  lcr__emit(s, LCR_EV_CONNECTION, NULL, &c->u.stream);
+  uv_close(&c->u.handle, on_client_close);
+  s->connections--;
+  emit_close_if_drained(s);
+}
+
+static void setup_listen_handle(lcr_server_t *s, const bind_spec_t *spec) {
+  const char *address;
+  lcr__handle_t *h;
+  int port;
+  int err;
+
+  address = spec->address;
+  port = spec->port;
+  h = NULL;
+
+  if (spec->family == -1) {
+    address = NULL; /* pipes report their path below */
+    err = create_pipe(s, spec->path, spec->path_len, &h);
+  } else if (spec->fd >= 0) {
+    port = 0; /* Node passes null: err.port is not set */
+    err = create_from_fd(s, spec->fd, &h);
+  } else if (address == NULL) {
+    /* "Try to bind to the unspecified IPv6 address, see if IPv6 is
+     * available" -- and on ANY failure fall back to 0.0.0.0, so that for
+     * example EACCES on a low port is reported for 0.0.0.0. */
+    err = create_tcp(s, 6, LCR_DEFAULT_IPV6_ADDR, port, spec->flags,
+                     spec->reuse_port, &h);
+    if (err != 0) {
+      address = LCR_DEFAULT_IPV4_ADDR;
+      err = create_tcp(s, 4, address, port, spec->flags, spec->reuse_port,
+                       &h);
+    } else {
+      address = LCR_DEFAULT_IPV6_ADDR;
+    }
+  } else {
+    err = create_tcp(s, spec->family, address, port, spec->flags,
+                     spec->reuse_port, &h);
+  }
+
+  if (err == 0) {
+    s->handle = h;
+    /* Node: this._handle.listen(backlog || 511) */
+    err = uv_listen(&h->u.stream,
+                    spec->backlog != 0 ? spec->backlog : LCR_DEFAULT_BACKLOG,
+                    on_connection);
+    if (err != 0) {
+      close_handle(h);
+      s->handle = NULL;
+    }
+  }
+
+  if (err != 0) {
+    /* Node reports syscall 'listen' for bind failures too. */
+    if (spec->family == -1) {
+      char *path = strndup(spec->path, spec->path_len);
+      queue_error(s, err, "listen", path, -1);
+      free(path);
+    } else {
+      queue_error(s, err, "listen", address, port);
+    }
+    return;
+  }
+
+  lcr__tick(s, LCR__TICK_LISTENING, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* lookupAndListen()                                                         */
+
+void lcr__lookup_free(lcr__lookup_t *lk) {
+  free(lk->host);
+  free(lk);
+}
+
+static void lookup_done(lcr__lookup_t *lk, int status, const char *ip,
+                        int family) {
+  lcr_server_t *s;
+  lcr_error_t e;
+  bind_spec_t spec;
+
+  s = lk->server;
+  /* "if (listeningId !== self._listeningId) return;": a later listen() or
+   * close() made this lookup stale. */
+  if (s->freed || lk->listening_id != s->listening_id)
+    return;
+
+  if (status != 0) {
+    /* dns.lookup's callback emits at once, not on a tick. */
+    lcr__error_dns(&e, status, lk->host);
+    lcr__emit(s, LCR_EV_ERROR, &e, NULL);
+    return;
+  }
+
+  memset(&spec, 0, sizeof(spec));
+  spec.address = ip;
+  spec.family = family;
+  spec.port = lk->port;
+  spec.fd = -1;
+  spec.flags = lk->flags;
+  spec.reuse_port = lk->reuse_port;
+  spec.backlog = lk->backlog;
+  setup_listen_handle(s, &spec);
+}
+
+static void on_getaddrinfo(uv_getaddrinfo_t *req, int status,
+                           struct addrinfo *res) {
+  char ip[INET6_ADDRSTRLEN];
+  lcr__lookup_t *lk;
+  lcr_server_t *s;
+  int family;
+
+  lk = CONTAINER_OF(req, lcr__lookup_t, req);
+  s = lk->server;
+  ip[0] = '\0';
+  family = 4;
+
+  /* dns.lookup() without options: the first answer, in the resolver's
+   * order (verbatim, the default since Node 17). */
+  if (status == 0 && res != NULL) {
+    if (res->ai_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, ip, sizeof(ip));
+      family = 6;
+    } else {
+      uv_ip4_name((struct sockaddr_in *)res->ai_addr, ip, sizeof(ip));
+    }
+  } else if (status == 0) {
+    status = UV_EAI_NONAME;
+  }
+
+  lookup_done(lk, status, ip, family);
+  uv_freeaddrinfo(res);
+  lcr__lookup_free(lk);
+  lcr__server_unref(s);
+}
+
+static int lookup_and_listen(lcr_server_t *s, int port, const char *host,
+                             int backlog, unsigned int flags, int reuse_port) {
+  struct in6_addr a6;
+  struct in_addr a4;
+  struct addrinfo hints;
+  lcr__lookup_t *lk;
+  lcr_error_t e;
+  lcr__errbox_t *box;
+  int err;
+
+  lk = calloc(1, sizeof(*lk));
+  if (lk == NULL)
+    return UV_ENOMEM;
+  lk->host = strdup(host);
+  if (lk->host == NULL) {
+    free(lk);
+    return UV_ENOMEM;
+  }
+  lk->server = s;
+  lk->listening_id = s->listening_id;
+  lk->port = port;
+  lk->backlog = backlog;
+  lk->flags = flags;
+  lk->reuse_port = reuse_port;
+
+  /* dns.lookup() answers an IP literal with process.nextTick(): still
+   * asynchronous, but without the resolver. */
+  if (inet_pton(AF_INET, host, &a4) == 1)
+    lk->family = 4;
+  else if (inet_pton(AF_INET6, host, &a6) == 1)
+    lk->family = 6;
+  if (lk->family != 0) {
+    err = lcr__tick(s, LCR__TICK_LOOKUP, NULL, lk);
+    if (err != 0)
+      lcr__lookup_free(lk);
+    return err;
+  }
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  err = uv_getaddrinfo(s->loop->uv, &lk->req, on_getaddrinfo, lk->host, NULL,
+                       &hints);
+  if (err != 0) {
+    /* dns.lookup(): process.nextTick(callback, new DNSException(...)) */
+    lcr__error_dns(&e, err, host);
+    box = lcr__errbox_new(&e);
+    lcr__lookup_free(lk);
+    if (box != NULL && lcr__tick(s, LCR__TICK_ERROR, box, NULL) != 0)
+      lcr__errbox_free(box);
+    return 0;
+  }
+  lcr__server_ref(s);
+  return 0;
+}
+
+void lcr__run_tick(lcr_tick_t *t) {
+  lcr_server_t *s;
+  lcr__lookup_t *lk;
+
+  s = t->server;
+  switch (t->kind) {
+  case LCR__TICK_LISTENING:
+    /* emitListeningNT(): "Ensure handle hasn't closed" */
+    if (s->handle != NULL)
+      lcr__emit(s, LCR_EV_LISTENING, NULL, NULL);
+    break;
+  case LCR__TICK_ERROR:
+    lcr__emit(s, LCR_EV_ERROR, &t->err->e, NULL);
+    break;
+  case LCR__TICK_CLOSE:
+    lcr__emit(s, LCR_EV_CLOSE, NULL, NULL);
+    break;
+  case LCR__TICK_ABORT:
+    lcr_server_close(s, NULL, NULL);
+    break;
+  case LCR__TICK_LOOKUP:
+    lk = t->lookup;
+    t->lookup = NULL;
+    lookup_done(lk, 0, lk->host, lk->family);
+    lcr__lookup_free(lk);
+    break;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Server.prototype.listen()                                                 */
+
+static void throw_bad_port_int(lcr_error_t *err, int port) {
+  lcr__error_node(err, "ERR_SOCKET_BAD_PORT",
+                  "options.port should be >= 0 and < 65536. "
+                  "Received type number (%d).", port);
+}
+
+/* isPipeName(): a path string that Number() reads as >= 0 is a port
+ * ("8080", "", "  "), so listen('8080') is TCP.  Returns 1 and sets *port
+ * (-1 when validatePort() would throw) for such strings. */
+static int path_is_port(const char *path, size_t len, int *port) {
+  char buf[64];
+  char *end;
+  size_t b, e;
+  double d;
+
+  if (len == 0) {
+    *port = -1; /* Number('') is 0, but validatePort() refuses blanks */
+    return 1;
+  }
+  if (len >= sizeof(buf) || memchr(path, '\0', len) != NULL)
+    return 0;
+  for (b = 0; b < len && strchr(" \t\n\v\f\r", path[b]) != NULL; b++)
+    ;
+  for (e = len; e > b && strchr(" \t\n\v\f\r", path[e - 1]) != NULL; e--)
+    ;
+  if (b == e) {
+    *port = -1; /* Number('') is 0, but validatePort() refuses blanks */
+    return 1;
+  }
+  memcpy(buf, path + b, e - b);
+  buf[e - b] = '\0';
+  /* Number() reads decimal, 0x.., exponents and "Infinity" only */
+  if (strpbrk(buf, "nN") != NULL && strcmp(buf, "Infinity") != 0)
+    return 0;
+  d = strtod(buf, &end);
+  if (*end != '\0' || isnan(d) || !(d >= 0))
+    return 0;
+  *port = (d == floor(d) && d <= 65535) ? (int)d : -1;
+  return 1;
+}
+
+static int listen_path(lcr_server_t *s, const lcr_listen_t *a, int backlog,
+                       lcr_error_t *err) {
+  bind_spec_t spec;
+  struct stat st;
+  mode_t want;
+  char *name;
+  int r;
+
+  /* "We can not call fchmod on abstract unix socket" */
+  if (a->path[0] == '\0' && (a->readable_all || a->writable_all)) {
+    lcr__error_node(err, "ERR_INVALID_ARG_VALUE",
+                    "The argument 'options' can not set readableAll or "
+                    "writableAllt to true when path is abstract unix socket.");
+    return -1;
+  }
+
+  /* this._pipeName: what address() returns, even after close() */
+  name = malloc(a->path_len + 1);
+  if (name == NULL) {
+    lcr__error_uv(err, UV_ENOMEM, "listen", NULL, 0);
+    return -1;
+  }
+  memcpy(name, a->path, a->path_len);
+  name[a->path_len] = '\0';
+  free(s->pipe_name);
+  s->pipe_name = name;
+  s->pipe_name_len = a->path_len;
+
+  memset(&spec, 0, sizeof(spec));
+  spec.family = -1;
+  spec.port = -1;
+  spec.path = a->path;
+  spec.path_len = a->path_len;
+  spec.fd = -1;
+  spec.backlog = backlog;
+  setup_listen_handle(s, &spec);
+  if (s->handle == NULL)
+    return 0; /* "an error shall be emitted in the next tick" */
+
+  /* readableAll / writableAll: Node calls uv_pipe_chmod(), which ORs
+   * S_IR*** / S_IW*** for everyone into the file's mode (so 0755 becomes
+   * 0755 / 0777 under umask 022).  Done here on our own copy of the path
+   * because uv_pipe_chmod() finds it with getsockname(), which a 108-byte
+   * name does not NUL-terminate. */
+  want = 0;
+  if (a->readable_all)
+    want |= S_IRUSR | S_IRGRP | S_IROTH;
+  if (a->writable_all)
+    want |= S_IWUSR | S_IWGRP | S_IWOTH;
+  if (want == 0)
+    return 0;
+
+  r = 0;
+  if (stat(name, &st) != 0)
+    r = LCR__ERR(errno);
+  else if ((st.st_mode & want) != want && chmod(name, st.st_mode | want) != 0)
+    r = LCR__ERR(errno);
+  if (r != 0) {
+    close_handle(s->handle);
+    s->handle = NULL;
+    lcr__error_errno(err, r, "uv_pipe_chmod");
+    return -1;
+  }
+  return 0;
+}
+
+int lcr_listen(lcr_server_t *s, const lcr_listen_t *a, lcr_error_t *err) {
+  bind_spec_t spec;
+  int backlog_from_args;
+  int backlog;
+  int port;
+  int r;
+
+  if (s->handle != NULL) {
+    lcr__error_node(err, "ERR_SERVER_ALREADY_LISTEN",
+                    "Listen method has been called more than once without "
+                    "closing.");
+    return -1;
+  }
+
+  /* "if (cb !== null) this.once('listening', cb);" -- before any argument
+   * is validated: a listen() that throws below leaves cb registered, and a
+   * later successful listen() calls it. */
+  if (a->callback != NULL) {
+    r = lcr__listener_add(s, LCR_EV_LISTENING, 1, LCR__LISTENER_USER,
+                          a->callback, a->callback_data, NULL);
+    if (r != 0) {
+      lcr__error_uv(err, r, "listen", NULL, 0);
+      return -1;
+    }
+  }
+
+  /* backlogFromArgs = toNumber(args[1]) || toNumber(args[2]): a negative
+   * or zero positional backlog means the default. */
+  backlog_from_args = 0;
+  if (a->form != LCR_FORM_OPTIONS && (a->has & LCR_HAS_BACKLOG) &&
+      a->backlog > 0)
+    backlog_from_args = a->backlog;
+
+  s->listening_id++;
+
+  if (a->signal != NULL) {
+    r = lcr__signal_watch(s, a->signal);
+    if (r != 0) {
+      lcr__error_uv(err, r, "listen", NULL, 0);
+      return -1;
+    }
+  }
+
+  memset(&spec, 0, sizeof(spec));
+  spec.fd = -1;
+  spec.flags = a->ipv6_only ? UV_TCP_IPV6ONLY : 0;
+  spec.reuse_port = a->reuse_port != 0;
+
+  /* (handle[, backlog][, cb]) / {fd}: only the positional backlog counts,
+   * options.backlog is ignored on this path. */
+  if ((a->form == LCR_FORM_HANDLE ||
+       (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_FD))) &&
+      a->fd >= 0) {
+    spec.fd = a->fd;
+    spec.backlog = backlog_from_args;
+    setup_listen_handle(s, &spec);
+    return 0;
+  }
+
+  /* ([port][, host][, backlog][, cb]) and (options[, cb]) with a port */
+  port = 0;
+  if (a->form == LCR_FORM_PORT ||
+      (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_PORT)) ||
+      (a->form == LCR_FORM_PATH && path_is_port(a->path, a->path_len, &port))) {
+    if (a->form == LCR_FORM_PATH) {
+      if (port < 0) {
+        lcr__error_node(err, "ERR_SOCKET_BAD_PORT",
+                        "options.port should be >= 0 and < 65536. "
+                        "Received type string ('%.*s').",
+                        (int)(a->path_len < 40 ? a->path_len : 40), a->path);
+        return -1;
+      }
+    } else if (a->has & LCR_HAS_PORT) {
+      port = a->port;
+      if (port < 0 || port > 65535) {
+        throw_bad_port_int(err, port);
+        return -1;
+      }
+    }
+
+    /* backlog = options.backlog || backlogFromArgs: options.backlog is
+     * passed through as given, a negative one included (the kernel then
+     * caps it at somaxconn). */
+    backlog = backlog_from_args;
+    if (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_BACKLOG) &&
+        a->backlog != 0)
+      backlog = a->backlog;
+
+    if ((a->has & LCR_HAS_HOST) && a->host != NULL && a->host[0] != '\0') {
+      r = lookup_and_listen(s, port, a->host, backlog, spec.flags,
+                            spec.reuse_port);
+      if (r != 0) {
+        lcr__error_uv(err, r, "listen", NULL, 0);
+        return -1;
+      }
+      return 0;
+    }
+
+    spec.port = port;
+    spec.backlog = backlog;
+    setup_listen_handle(s, &spec);
+    return 0;
+  }
+
+  /* (path[, backlog][, cb]) and (options[, cb]) with a path */
+  if ((a->form == LCR_FORM_PATH ||
+       (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_PATH))) &&
+      a->path != NULL && a->path_len > 0) {
+    backlog = backlog_from_args;
+    if (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_BACKLOG) &&
+        a->backlog != 0)
+      backlog = a->backlog;
+    return listen_path(s, a, backlog, err);
+  }
+
+  if (!(a->has & (LCR_HAS_PORT | LCR_HAS_PATH)) ||
+      a->form == LCR_FORM_HANDLE) {
+    lcr__error_node(err, "ERR_INVALID_ARG_VALUE",
+                    "The argument 'options' must have the property \"port\" "
+                    "or \"path\".");
+    return -1;
+  }
+  lcr__error_node(err, "ERR_INVALID_ARG_VALUE",
+                  "The argument 'options' is invalid.");
+  return -1;
+}
+
+int lcr_listen_port(lcr_server_t *server, int port, const char *host,
+                    lcr_listener_cb cb, void *data, lcr_error_t *err) {
+  lcr_listen_t a;
+
+  memset(&a, 0, sizeof(a));
+  a.form = LCR_FORM_PORT;
+  a.has = LCR_HAS_PORT;
+  a.port = port;
+  if (host != NULL) {
+    a.has |= LCR_HAS_HOST;
+    a.host = host;
+  }
+  a.fd = -1;
+  a.callback = cb;
+  a.callback_data = data;
+  return lcr_listen(server, &a, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* close(), address(), listening                                             */
+
+int lcr_server_close(lcr_server_t *s, lcr_listener_cb cb, void *data) {
+  s->listening_id++;
+
+  if (cb != NULL)
+    lcr__listener_add(s, LCR_EV_CLOSE, 1,
+                      s->handle != NULL ? LCR__LISTENER_USER
+                                        : LCR__LISTENER_NOT_RUNNING,
+                      cb, data, NULL);
+
+  if (s->handle != NULL) {
+    close_handle(s->handle);
+    s->handle = NULL;
+  }
+
+  emit_close_if_drained(s);
+  return 0;
+}
+
+int lcr_server_address(lcr_server_t *s, lcr_address_t *out) {
+  struct sockaddr_storage ss;
+  size_t n;
+  int len;
+  int err;
+
+  memset(out, 0, sizeof(*out));
+  out->kind = LCR_ADDRESS_NULL;
+  out->port = -1;
+
+  /* "if (this._handle && this._handle.getsockname)": only TCP handles have
+   * getsockname; a pipe server answers with _pipeName, which outlives the
+   * handle (and is unset for a pipe fd given as a handle: null). */
+  if (s->handle != NULL && !s->handle->is_pipe) {
+    len = sizeof(ss);
+    err = uv_tcp_getsockname(&s->handle->u.tcp, (struct sockaddr *)&ss, &len);
+    if (err != 0)
+      return err;
+    out->kind = LCR_ADDRESS_INET;
+    if (ss.ss_family == AF_INET6) {
+      strcpy(out->family, "IPv6");
+      uv_ip6_name((struct sockaddr_in6 *)&ss, out->address,
+                  sizeof(out->address));
+      out->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+      strcpy(out->family, "IPv4");
+      uv_ip4_name((struct sockaddr_in *)&ss, out->address,
+                  sizeof(out->address));
+      out->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    return 0;
+  }
+
+  if (s->pipe_name != NULL) {
+    out->kind = LCR_ADDRESS_PIPE;
+    n = s->pipe_name_len;
+    if (n >= sizeof(out->path))
+      n = sizeof(out->path) - 1;
+    memcpy(out->path, s->pipe_name, n);
+    out->path_len = n;
+  }
+  return 0;
+}
+
+int lcr_server_listening(const lcr_server_t *s) {
+  return s->handle != NULL;
+}
+
+int lcr_server_fd(const lcr_server_t *s) {
+  uv_os_fd_t fd;
+
+  if (s->handle == NULL || uv_fileno(&s->handle->u.handle, &fd) != 0)
+    return -1;
+  return fd;
+}

@@ -1,0 +1,150 @@
+/* test-listen-tcp.c — TCP listening: default host, literals, names,
+ * socket options, connections. */
+#include <errno.h>
+#include <netdb.h>
+
+#include "helpers.h"
+
+TestSuite(listen_tcp, .init = t_setup, .fini = t_teardown, .timeout = 20);
+
+Test(listen_tcp, default_dual_stack) {
+  lcr_server_t *s = t_server(NULL);
+  lcr_listen_t a = t_args(LCR_FORM_PORT); /* server.listen(cb) */
+  lcr_address_t addr;
+  lcr_error_t err;
+  int fd;
+
+  a.callback = t_call;
+  a.callback_data = "cb";
+  cr_assert(eq(int, t_listen(s, &a, &err), 0));
+
+  /* Bound synchronously: listening and address() before 'listening'. */
+  cr_assert(eq(int, t_nlog, 0));
+  cr_assert(eq(int, lcr_server_listening(s), 1));
+  cr_assert(eq(int, lcr_server_address(s, &addr), 0));
+  cr_assert(eq(int, addr.kind, LCR_ADDRESS_INET));
+  cr_assert(eq(str, addr.address, "::"));
+  cr_assert(eq(str, addr.family, "IPv6"));
+  cr_assert(gt(int, addr.port, 0));
+
+  fd = lcr_server_fd(s);
+  cr_assert(ge(int, fd, 0));
+  cr_assert(eq(int, t_sockopt(fd, SOL_SOCKET, SO_REUSEADDR), 1));
+  cr_assert(eq(int, t_sockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY), 0));
+  cr_assert(eq(int, t_sockopt(fd, SOL_SOCKET, SO_REUSEPORT), 0));
+
+  t_run_until(2, 2000);
+  T_EXPECT(0, "emit listening", "call cb");
+
+  /* Dual stack: an IPv4 client reaches '::'. */
+  cr_assert(eq(int, t_connect("127.0.0.1", addr.port), 0));
+  t_run_until(3, 2000);
+  T_EXPECT(2, "emit connection");
+
+  lcr_server_free(s);
+}
+
+Test(listen_tcp, literal_host_is_async) {
+  lcr_server_t *s = t_server(NULL);
+  lcr_address_t addr;
+  lcr_error_t err;
+  int fd;
+
+  cr_assert(eq(int, lcr_listen_port(s, 0, "127.0.0.1", t_call, "cb", &err),
+               0));
+  /* dns.lookup() answers on a tick: nothing bound yet. */
+  cr_assert(eq(int, lcr_server_listening(s), 0));
+  lcr_server_address(s, &addr);
+  cr_assert(eq(int, addr.kind, LCR_ADDRESS_NULL));
+
+  t_run_until(2, 2000);
+  T_EXPECT(0, "emit listening", "call cb");
+  lcr_server_address(s, &addr);
+  cr_assert(eq(str, addr.address, "127.0.0.1"));
+  cr_assert(eq(str, addr.family, "IPv4"));
+  fd = lcr_server_fd(s);
+  cr_assert(eq(int, t_sockopt(fd, SOL_SOCKET, SO_REUSEADDR), 1));
+  lcr_server_free(s);
+}
+
+Test(listen_tcp, localhost_first_answer) {
+  struct addrinfo hints, *res;
+  char want[64];
+  lcr_server_t *s = t_server(NULL);
+  lcr_address_t addr;
+  lcr_error_t err;
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_socktype = SOCK_STREAM;
+  cr_assert(eq(int, getaddrinfo("localhost", NULL, &hints, &res), 0));
+  if (res->ai_family == AF_INET6)
+    uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, want, sizeof(want));
+  else
+    uv_ip4_name((struct sockaddr_in *)res->ai_addr, want, sizeof(want));
+  freeaddrinfo(res);
+
+  cr_assert(eq(int, lcr_listen_port(s, 0, "localhost", NULL, NULL, &err), 0));
+  cr_assert(eq(int, lcr_server_listening(s), 0));
+  t_run_until(1, 5000);
+  T_EXPECT(0, "emit listening");
+  lcr_server_address(s, &addr);
+  cr_assert(eq(str, addr.address, want));
+  lcr_server_free(s);
+}
+
+Test(listen_tcp, ipv6_only) {
+  lcr_server_t *s = t_server(NULL);
+  lcr_listen_t a = t_args(LCR_FORM_OPTIONS);
+  lcr_address_t addr;
+  lcr_error_t err;
+
+  a.has = LCR_HAS_PORT; /* { port: 0, ipv6Only: true }: host '::' */
+  a.ipv6_only = 1;
+  cr_assert(eq(int, t_listen(s, &a, &err), 0));
+  cr_assert(eq(int, t_sockopt(lcr_server_fd(s), IPPROTO_IPV6, IPV6_V6ONLY),
+               1));
+  t_run_until(1, 2000);
+  lcr_server_address(s, &addr);
+  cr_assert(eq(int, t_connect("127.0.0.1", addr.port), -ECONNREFUSED));
+  cr_assert(eq(int, t_connect("::1", addr.port), 0));
+  lcr_server_free(s);
+}
+
+Test(listen_tcp, reuse_port) {
+  lcr_server_t *s = t_server(NULL);
+  lcr_listen_t a = t_args(LCR_FORM_OPTIONS);
+  lcr_error_t err;
+
+  a.has = LCR_HAS_PORT | LCR_HAS_HOST;
+  a.host = "127.0.0.1";
+  a.reuse_port = 1;
+  a.exclusive = 1; /* accepted, no effect */
+  cr_assert(eq(int, t_listen(s, &a, &err), 0));
+  t_run_until(1, 2000);
+  T_EXPECT(0, "emit listening");
+  cr_assert(eq(int, t_sockopt(lcr_server_fd(s), SOL_SOCKET, SO_REUSEPORT), 1));
+  cr_assert(eq(int, t_sockopt(lcr_server_fd(s), SOL_SOCKET, SO_REUSEADDR), 1));
+  lcr_server_free(s);
+}
+
+static void close_in_connection(lcr_server_t *s, const lcr_emit_t *e,
+                                void *data) {
+  (void)e;
+  (void)data;
+  lcr_server_close(s, t_call, "C1");
+}
+
+Test(listen_tcp, close_from_connection_listener) {
+  lcr_server_t *s = t_server(NULL);
+  lcr_address_t addr;
+  lcr_error_t err;
+
+  lcr_server_on(s, LCR_EV_CONNECTION, close_in_connection, NULL);
+  lcr_listen_port(s, 0, "127.0.0.1", NULL, NULL, &err);
+  t_run_until(1, 2000);
+  lcr_server_address(s, &addr);
+  cr_assert(eq(int, t_connect("127.0.0.1", addr.port), 0));
+  t_run_until(4, 2000);
+  T_EXPECT(0, "emit listening", "emit connection", "emit close", "call C1");
+  lcr_server_free(s);
+}
