@@ -907,9 +907,22 @@ static void reap_zombies(void) {
 /* Kill what the scenario left: its process group, and every process that
  * was reparented to this subreaper (a shim's double-forked or setsid()
  * children), until none is left. */
+/* Is anything of the scenario left?  Cheap: its process group answers
+ * kill(0), and any process reparented to this subreaper is a child that
+ * waitpid() sees.  Only then is /proc worth walking. */
+static int anything_left(pid_t pgid) {
+  if (kill(-pgid, 0) == 0)
+    return 1;
+  siginfo_t si;
+  memset(&si, 0, sizeof(si));
+  return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
 static void kill_leftovers(pid_t pgid) {
   int64_t deadline = now_ms() + 5000;
   pid_t me = getpid();
+  if (!anything_left(pgid))
+    return;
   for (;;) {
     int found = 0;
     if (kill(-pgid, SIGKILL) == 0)
@@ -958,6 +971,8 @@ static int note_leftover_processes(pid_t pgid, char *buf, size_t size) {
   int n = 0;
   size_t used = strlen(buf);
   pid_t me = getpid();
+  if (!anything_left(pgid))
+    return 0;
   DIR *d = opendir("/proc");
   struct dirent *de;
   while (d && (de = readdir(d))) {

@@ -409,19 +409,24 @@ static void setup_listen_handle(lcr_server_t *s, const bind_spec_t *spec) {
   } else if (address == NULL) {
     /* "Try to bind to the unspecified IPv6 address, see if IPv6 is
      * available" -- and on ANY failure fall back to 0.0.0.0, so that for
-     * example EACCES on a low port is reported for 0.0.0.0. */
-    err = create_tcp(s, 6, LCR_DEFAULT_IPV6_ADDR, port, spec->flags,
-                     spec->reuse_port, &h);
+     * example EACCES on a low port is reported for 0.0.0.0.
+     * ipv6Only is dropped on this path: Node v20 passes its flags only
+     * from lookupAndListen(), never to the host-less listenInCluster()
+     * call, so the socket stays dual-stack (scenario
+     * ipv6.ipv6only-ignored-without-host; the docs read otherwise). */
+    err = create_tcp(s, 6, LCR_DEFAULT_IPV6_ADDR, port, 0, spec->reuse_port,
+                     &h);
     if (err != 0) {
       address = LCR_DEFAULT_IPV4_ADDR;
-      err = create_tcp(s, 4, address, port, spec->flags, spec->reuse_port,
-                       &h);
+      err = create_tcp(s, 4, address, port, 0, spec->reuse_port, &h);
     } else {
       address = LCR_DEFAULT_IPV6_ADDR;
     }
   } else {
-    err = create_tcp(s, spec->family, address, port, spec->flags,
-                     spec->reuse_port, &h);
+    /* IPV6_V6ONLY means nothing to an IPv4 socket: Node binds those with
+     * bind(), which takes no flags (libuv would refuse them with EINVAL). */
+    err = create_tcp(s, spec->family, address, port,
+                     spec->family == 6 ? spec->flags : 0, spec->reuse_port, &h);
   }
 
   if (err == 0) {
