@@ -98,7 +98,7 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         args.pytest_args = extra
         if extra and args.command != "run":
-            raise UsageError(f"only `run` passes arguments after -- (to pytest)")
+            raise UsageError("only `run` passes arguments after -- (to pytest)")
         if not args.command:
             raise UsageError(f"no command given: one of list, show, run, report, matrix, "
                              f"spec (see `{PROG} --help`)")
@@ -321,11 +321,14 @@ class Progress:
                                         if ev.get("expected") else "")
         line = f"[{self.count}/{total}] {ev['id']} {verdict}"
         if self.tty:
-            self.out.write("\r\x1b[K" + line)
+            import shutil
             if ev["verdict"] not in ("PASS", "SKIP") or ev.get("unexpected"):
-                self.out.write("\n")
+                self.out.write("\r\x1b[K" + line + "\n")   # stays on screen
                 self.dirty = False
             else:
+                width = shutil.get_terminal_size((100, 24)).columns - 1
+                self.out.write("\r\x1b[K" + (line if len(line) <= width
+                                              else line[:width - 1] + "…"))
                 self.dirty = True
         else:
             self.out.write(line + "\n")
@@ -340,7 +343,11 @@ class Progress:
 
 def _pytest_main(argv) -> int:
     """pytest with the progress plugin (run by `cmd_run` in a subprocess)."""
-    import pytest
+    try:
+        import pytest
+    except ImportError:
+        print(f"ERROR: pytest is not installed for {sys.executable}", file=sys.stderr)
+        return 4
     fd = int(os.environ.pop("LC_PROGRESS_FD", "-1"))
 
     class ProgressPlugin:
@@ -400,10 +407,16 @@ def cmd_report(args) -> int:
               f"behaves as Node does (all scenarios): {lv.get('node_identical')}")
     if doc.get("expectations"):
         print(f"expectations: {doc['expectations']}")
-    bad = [sc for sc in doc["scenarios"] if sc["verdict"] != "PASS"]
+    order = {"CRASH": 0, "TIMEOUT": 1, "FAIL": 2, "SKIP": 3}
+    bad = sorted((sc for sc in doc["scenarios"] if sc["verdict"] != "PASS"),
+                 key=lambda sc: order.get(sc["verdict"], 9))   # stable: table order within
     if bad:
         print()
     for sc in bad:
+        if sc["verdict"] == "SKIP" and sc["id"] not in (doc.get("unexpected") or []):
+            why = (sc.get("message") or "").strip().splitlines()
+            print(f"SKIP    {sc['id']}" + (f": {why[0]}" if why else ""))
+            continue
         flag = ""
         if sc["id"] in (doc.get("unexpected") or []):
             flag = "  UNEXPECTED"

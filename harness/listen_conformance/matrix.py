@@ -129,8 +129,8 @@ def run_impls(impls, out_dir: pathlib.Path, *, scenarios=(), clauses=(), jobs=No
             continue
         found = sorted(rdir.glob("*.json"))
         if p.returncode not in (0, 1) or not found:
-            errors.append(f"--impl {spec}: " + pytest_problem(p.stdout + p.stderr,
-                                                              p.returncode))
+            why = pytest_problem(p.stdout + p.stderr, p.returncode)
+            errors.append(why if why.startswith(f"--impl {spec}") else f"--impl {spec}: {why}")
             continue
         reports.append(load_report(found[0]))
     return reports, errors
@@ -316,9 +316,9 @@ def to_markdown(m: Matrix) -> str:
                    + " |")
         out.append("")
     bad = [(m.impls[i], sc) for i, rep in enumerate(m.reports) for sc in rep["scenarios"]
-           if sc["verdict"] not in ("PASS",)]
+           if sc["verdict"] not in ("PASS", "SKIP")]
     if bad:
-        out += ["## Not PASS", ""]
+        out += ["## FAIL, CRASH and TIMEOUT", ""]
         for name, sc in bad:
             msg = (sc.get("message") or "").strip().splitlines()
             out.append(f"- {_md(name)} `{sc['id']}` **{sc['verdict']}**"

@@ -212,15 +212,26 @@ def connect(target, timeout: float = 2.0, user: str | None = None) -> str:
     else:
         s = socket.socket(socket.AF_INET6 if ":" in target[0] else socket.AF_INET)
     s.settimeout(timeout)
+    dfd = None
     try:
+        if isinstance(target, str) and not target.startswith("\0") and \
+                len(os.fsencode(target)) >= 108:
+            # Python refuses a sun_path without room for a NUL; reach the
+            # socket through its directory instead (/proc/self/fd/N/name).
+            dfd = os.open(os.path.dirname(target) or ".", os.O_PATH | os.O_DIRECTORY)
+            target = f"/proc/self/fd/{dfd}/{os.path.basename(target)}"
         s.connect(target)
         return "ok"
     except socket.timeout:
         return "timeout"
     except OSError as e:
+        if e.errno is None:
+            return f"error: {e}"
         return errno.errorcode.get(e.errno, str(e.errno)).lower().replace("econnrefused", "refused")
     finally:
         s.close()
+        if dfd is not None:
+            os.close(dfd)
 
 
 def open_connection(target, timeout: float = 2.0) -> socket.socket:
