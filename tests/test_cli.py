@@ -253,3 +253,24 @@ def test_spec_to_stdout_and_check(tmp_path):
     f.write_text(out + "edited\n")
     rc, out2, err = cli("spec", "--out", f, "--check")
     assert rc == 1 and "listen_conformance spec" in err, err
+
+
+def test_progress_on_a_terminal_is_one_updating_line():
+    import io
+    from listen_conformance.cli import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    out = Tty()
+    p = Progress(out)
+    p.event({"total": 3})
+    p.event({"id": "a.one", "verdict": "PASS"})
+    p.event({"id": "a.two", "verdict": "FAIL", "unexpected": True})
+    p.event({"id": "a.three", "verdict": "PASS"})
+    p.done()
+    text = out.getvalue()
+    assert text.count("\n") == 1, repr(text)          # only the FAIL stays on screen
+    assert "\r\x1b[K[2/3] a.two FAIL UNEXPECTED\n" in text
+    assert "[1/3] a.one PASS" in text and "[3/3] a.three PASS" in text
+    assert text.endswith("\r\x1b[K")                   # the last PASS line is cleared

@@ -3,7 +3,6 @@ a broken one.  Validation uses Debian's python3-jsonschema (harness/tools/deps.s
 installs it); without it, a small validator of the keywords the schema uses."""
 import copy
 import json
-import pathlib
 import re
 
 import pytest

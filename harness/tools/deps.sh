@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages the project needs, if any is missing.
 # Usage: harness/tools/deps.sh [--browser]
+# (chromium, for tests/test_matrix_browser.py, is in the default list; --browser
+# is still accepted and changes nothing.)
 set -euo pipefail
 pkgs=(cmake make gcc pkg-config libuv1-dev libcriterion-dev libevent-dev
-      python3 python3-pytest python3-pytest-xdist python3-hypothesis
-      iproute2 nodejs valgrind clang libclang-rt-14-dev util-linux)
-if [ "${1:-}" = "--browser" ]; then pkgs+=(chromium); fi
+      python3 python3-pytest python3-pytest-xdist python3-hypothesis python3-jsonschema
+      iproute2 nodejs valgrind clang libclang-rt-14-dev util-linux chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   # nodejs may come from elsewhere than Debian: a working `node` is enough.
