@@ -182,7 +182,7 @@ class Runner:
                 f.seek(max(0, size - n))
                 tail = f.read().decode(errors="replace").strip()
             return f"\n  runner stderr: {tail}" if tail else ""
-        except OSError:
+        except (OSError, ValueError):
             return ""
 
 

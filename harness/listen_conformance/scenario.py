@@ -449,10 +449,10 @@ class Executor:
             self._end_quietly()
             return Verdict("FAIL", msg, step_no)
         except RunnerLost as e:
+            tail = self.runner.stderr_tail() if self.runner else ""
             if not e.runner_ok:
                 self.impl.discard(self.user)
-            return Verdict(e.verdict, e.message + (self.runner.stderr_tail()
-                                                   if self.runner else ""), step_no)
+            return Verdict(e.verdict, e.message + tail, step_no)
         except Skip as s:
             self._end_quietly()
             return Verdict("SKIP", str(s))

@@ -125,7 +125,7 @@ class SuiteSession:
     def pytest_report_teststatus(self, report, config):
         props = dict(report.user_properties)
         verdict = props.get(VERDICT_KEY)
-        if verdict in ("CRASH", "TIMEOUT") and report.when == "call":
+        if verdict in ("CRASH", "TIMEOUT") and report.when == "call" and report.failed:
             return "failed", verdict[0], verdict
 
     def pytest_terminal_summary(self, terminalreporter):
@@ -140,7 +140,7 @@ class SuiteSession:
                       f"behaves as Node does (all scenarios): {levels['node_identical']}")
         for r in self.results.values():
             if r.get("unexpected"):
-                tr.write_line(f"UNEXPECTED {r['verdict']} {r['id']}"
+                tr.write_line(f"UNEXPECTED {r['lc_verdict']} {r['id']}"
                               + (f" (expected {r['expected']})" if r.get("expected") else ""))
         for sid in getattr(self, "stale", []):
             tr.write_line(f"STALE expectation: {sid} (no such scenario, or it did not run)")
