@@ -17,7 +17,7 @@ SUITE_ARGS = conformance --impl '$(IMPL)' --build-dir $(BUILD) --expectations '$
              $(if $(SCENARIO),--scenario $(SCENARIO),-n $(JOBS)) \
              $(foreach c,$(CLAUSE),--clause $(c))
 
-.PHONY: all deps build conformance test bench soak clean
+.PHONY: all deps build conformance test sanitize fuzz bench soak clean
 
 all: build
 
@@ -33,9 +33,33 @@ build: deps $(BUILD)/CMakeCache.txt
 conformance: build
 	$(PYTEST) $(SUITE_ARGS) -q
 
+# All of the project's own tests: the C unit tests (Criterion, under ctest,
+# valgrind included), the mutant self-test (every mutant must be caught), and
+# the harness's own pytest tests (faulty shims, expectations, install, reports,
+# the browser check, and the suite against the reference, node and the example
+# shims with their expectation files).
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	$(PYTHON) harness/tools/mutants.py --build-dir $(BUILD) -n $(JOBS)
 	$(PYTEST) tests -q -n $(JOBS)
+
+# The reference and the host under AddressSanitizer + UndefinedBehaviorSanitizer:
+# their ctests, then the whole suite through the instrumented host and shim.
+ASAN_BUILD ?= build-asan
+sanitize: deps
+	cmake -S . -B $(ASAN_BUILD) -DLC_SANITIZE=ON -DLCREF_VALGRIND=OFF >/dev/null
+	cmake --build $(ASAN_BUILD) -j$(JOBS) >/dev/null
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(PYTEST) conformance --impl reference --build-dir $(ASAN_BUILD) -q -n $(JOBS) --no-report
+
+# libFuzzer on what the host parses (clang); FUZZ_SECONDS per target.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DLC_FUZZ=ON -DLCREF_VALGRIND=OFF >/dev/null
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) >/dev/null
+	harness/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)/bin
 
 bench: build
 	$(PYTHON) harness/tools/bench.py --build-dir $(BUILD)
