@@ -92,21 +92,41 @@ Test(listen_tcp, localhost_first_answer) {
   lcr_server_free(s);
 }
 
-Test(listen_tcp, ipv6_only) {
+Test(listen_tcp, ipv6_only_with_host) {
   lcr_server_t *s = t_server(NULL);
   lcr_listen_t a = t_args(LCR_FORM_OPTIONS);
   lcr_address_t addr;
   lcr_error_t err;
 
-  a.has = LCR_HAS_PORT; /* { port: 0, ipv6Only: true }: host '::' */
+  a.has = LCR_HAS_PORT | LCR_HAS_HOST; /* { port: 0, host: '::', ipv6Only } */
+  a.host = "::";
   a.ipv6_only = 1;
   cr_assert(eq(int, t_listen(s, &a, &err), 0));
+  t_run_until(1, 2000); /* the bind follows the lookup */
   cr_assert(eq(int, t_sockopt(lcr_server_fd(s), IPPROTO_IPV6, IPV6_V6ONLY),
                1));
-  t_run_until(1, 2000);
   lcr_server_address(s, &addr);
   cr_assert(eq(int, t_connect("127.0.0.1", addr.port), -ECONNREFUSED));
   cr_assert(eq(int, t_connect("::1", addr.port), 0));
+  lcr_server_free(s);
+}
+
+/* Node v20 passes ipv6Only only when a host is given: { port: 0, ipv6Only }
+ * stays dual-stack (scenario ipv6.ipv6only-ignored-without-host). */
+Test(listen_tcp, ipv6_only_ignored_without_host) {
+  lcr_server_t *s = t_server(NULL);
+  lcr_listen_t a = t_args(LCR_FORM_OPTIONS);
+  lcr_address_t addr;
+  lcr_error_t err;
+
+  a.has = LCR_HAS_PORT;
+  a.ipv6_only = 1;
+  cr_assert(eq(int, t_listen(s, &a, &err), 0));
+  cr_assert(eq(int, t_sockopt(lcr_server_fd(s), IPPROTO_IPV6, IPV6_V6ONLY),
+               0));
+  t_run_until(1, 2000);
+  lcr_server_address(s, &addr);
+  cr_assert(eq(int, t_connect("127.0.0.1", addr.port), 0));
   lcr_server_free(s);
 }
 
