@@ -24,7 +24,7 @@ import { createRequire } from 'node:module';
 const MAX_LINE = 64 * 1024;
 const REPORTED = new Set(['listening', 'error', 'close', 'connection']);
 const DEFAULT_RUN_MS = 3000;
-const END_DEADLINE_MS = 2000;
+const END_DEADLINE_MS = 300; // closes and literal lookups settle in a few loop turns
 const EXIT_CRASH = 70;
 
 // ---------------------------------------------------------------------------
