@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -850,6 +851,8 @@ static void run_scenario(const lc_cmd_t *begin) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
 
+  if (begin->umask >= 0)
+    umask((mode_t)begin->umask);
   if (chdir(begin->cwd) < 0)
     begin_failed(begin, "chdir [%s]: %s (errno %d)", begin->cwd,
                  strerror(errno), errno);

@@ -13,7 +13,7 @@ typedef struct op_def_s {
 
 static const op_def_t op_defs[] = {
     {"hello", LC_OP_HELLO, ""},
-    {"begin", LC_OP_BEGIN, "id cwd"},
+    {"begin", LC_OP_BEGIN, "id cwd umask"},
     {"server", LC_OP_SERVER, "srv"},
     {"on", LC_OP_ON, "srv event label"},
     {"listen", LC_OP_LISTEN,
@@ -317,6 +317,12 @@ int lc_proto_parse(const char *line, size_t len, lc_cmd_t *out, char *errbuf,
     if (get_str(&c, "id", 1, &out->id) < 0 ||
         get_str(&c, "cwd", 1, &out->cwd) < 0)
       return -1;
+    {
+      int64_t mask = -1;
+      if (get_int(&c, "umask", 0, 0, 0777, &mask) < 0)
+        return -1;
+      out->umask = (int)mask; /* -1: keep the host's */
+    }
     break;
   case LC_OP_ON:
     if (get_str(&c, "event", 1, &out->event) < 0 ||

@@ -50,6 +50,7 @@ typedef struct lc_cmd_s {
 
   /* begin */
   const char *id, *cwd;
+  int umask; /* the scenario process's umask, or -1 to keep the host's */
   /* on */
   const char *event, *label;
   /* close: callback label or NULL */

@@ -22,7 +22,7 @@ from . import observe
 from .observe import ObserveError
 from .runner import RunnerLost, SetupError
 
-WAIT_MS = 3000
+WAIT_MS = 1500  # events on loopback come in milliseconds
 NOBODY = "nobody"
 
 
@@ -435,7 +435,10 @@ class Executor:
                                            f"'{self.user}': {e}")
                 raise
             self.runner.events = self.events
-            r = self.call({"op": "begin", "id": sc["id"], "cwd": self.dir})
+            begin = {"op": "begin", "id": sc["id"], "cwd": self.dir}
+            if "umask" in sc:
+                begin["umask"] = sc["umask"]
+            r = self.call(begin)
             self.pid = r.get("pid")
             for step_no, step in enumerate(sc["steps"], 1):
                 self.step(step)

@@ -134,7 +134,7 @@ def lint(sc: dict, clauses: dict) -> list[str]:
     if out:
         return out
     known = {"id", "clauses", "level", "title", "call", "steps", "applies",
-             "needs", "node", "why"}
+             "needs", "node", "why", "umask"}
     for key in sc:
         if key not in known:
             out.append(f"unknown key '{key}'")
@@ -145,6 +145,8 @@ def lint(sc: dict, clauses: dict) -> list[str]:
     for c in sc["clauses"]:
         if c not in clauses:
             out.append(f"unknown clause id '{c}'")
+    if "umask" in sc and not (isinstance(sc["umask"], int) and 0 <= sc["umask"] <= 0o777):
+        out.append("umask must be an integer in 0o000..0o777")
     if sc["level"] not in LEVELS:
         out.append(f"level must be one of {LEVELS}")
     if sc.get("applies", "all") not in APPLIES:

@@ -123,6 +123,7 @@ let inCall = false;       // inside listen/close/abort: events are `sync`
 const emitStack = [];     // {srv, name} of the emissions in progress
 let currentSeq = null;    // the command in progress (or the last one)
 const initialCwd = process.cwd();
+const initialUmask = process.umask();
 let baselineResources = null; // what the runtime held before the first command
 
 function newScenario(id) {
@@ -383,6 +384,7 @@ async function teardown() {
   }
   st = null;
   try { process.chdir(initialCwd); } catch { /* the start dir went away */ }
+  process.umask(initialUmask);
   return leftover;
 }
 
@@ -405,6 +407,8 @@ function handle(cmd) {
   if (op === 'begin') {
     const start = () => {
       if (typeof cmd.cwd === 'string') process.chdir(cmd.cwd);
+      // The scenario's umask (socket file modes depend on it); undone at end.
+      if (Number.isInteger(cmd.umask) && cmd.umask >= 0 && cmd.umask <= 0o777) process.umask(cmd.umask);
       st = newScenario(cmd.id ?? null);
       addServer(st, 'A');
       return { r: 'ok', seq, pid: process.pid };
