@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -53,7 +54,9 @@ def run(impl, build, jobs):
         cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
                "--impl", impl, "--build-dir", str(build), "--report-dir", d]
         cmd += ["-n", str(jobs)] if jobs > 1 else ["-p", "no:xdist"]
-        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+        env = dict(os.environ, LC_WAIT_MS=os.environ.get("LC_WAIT_MS", "500"))
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
+                           env=env)
         reps = list(pathlib.Path(d).glob("*.json"))
         if not reps:
             raise SystemExit(f"mutants: the run against {impl} wrote no report "
