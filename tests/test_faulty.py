@@ -107,3 +107,15 @@ def test_bad_impl_argument_is_one_clear_line(impl, line, tmp_path):
     out = p.stdout + p.stderr
     assert p.returncode == 2, out
     assert line in out and "Traceback" not in out, out
+
+
+def test_js_runtime_crash_does_not_reach_the_next_scenario(tmp_path):
+    """An uncaught exception kills the JS runner in one scenario; the next
+    scenario gets a fresh runner and passes."""
+    mutant = ROOT / "fixtures" / "js-mutants" / "abstract-refused.mjs"
+    crashing, healthy = "ipc.abstract-name", "address.tcp-after-close"
+    p, mark = run(f"node --import {mutant}", [crashing, healthy], tmp_path)
+    out = p.stdout + p.stderr
+    assert f"CRASH {crashing}" in out, out
+    assert "1 passed" in out and healthy not in out.split("short test summary")[-1], out
+    assert_nothing_left(mark, tmp_path)
