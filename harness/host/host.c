@@ -921,41 +921,71 @@ static int anything_left(pid_t pgid) {
   return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
+/* One line of /proc/PID/stat, the fields the host needs. */
+typedef struct {
+  pid_t pid;
+  char comm[64]; /* may hold ')' or spaces: parsed up to the last ')' */
+  char state;
+  pid_t ppid, pgrp;
+} proc_stat_t;
+
+/* Call visit() for every process /proc lists; stops when it returns < 0.
+ * Returns the sum of what visit() returned (>= 0). */
+static int for_each_process(int (*visit)(const proc_stat_t *, void *),
+                            void *data) {
+  int total = 0;
+  DIR *d = opendir("/proc");
+  struct dirent *de;
+  while (d && (de = readdir(d))) {
+    char path[64], buf[512];
+    if (de->d_name[0] < '1' || de->d_name[0] > '9')
+      continue;
+    snprintf(path, sizeof(path), "/proc/%.20s/stat", de->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+      continue;
+    buf[n] = '\0';
+    /* pid (comm) state ppid pgrp ... */
+    char *lp = strchr(buf, '('), *rp = strrchr(buf, ')');
+    proc_stat_t ps;
+    int ppid, pgrp;
+    if (!lp || !rp || rp < lp ||
+        sscanf(rp + 1, " %c %d %d", &ps.state, &ppid, &pgrp) != 3)
+      continue;
+    ps.pid = (pid_t)atoi(de->d_name);
+    ps.ppid = ppid;
+    ps.pgrp = pgrp;
+    snprintf(ps.comm, sizeof(ps.comm), "%.*s", (int)(rp - lp - 1), lp + 1);
+    int r = visit(&ps, data);
+    if (r < 0)
+      break;
+    total += r;
+  }
+  if (d)
+    closedir(d);
+  return total;
+}
+
+/* Children reparented to this subreaper: kill them (1 each). */
+static int kill_orphan(const proc_stat_t *ps, void *data) {
+  (void)data;
+  if (ps->ppid != getpid())
+    return 0;
+  kill(ps->pid, SIGKILL);
+  return 1;
+}
+
 static void kill_leftovers(pid_t pgid) {
   int64_t deadline = now_ms() + 5000;
-  pid_t me = getpid();
   if (!anything_left(pgid))
     return;
   for (;;) {
-    int found = 0;
-    if (kill(-pgid, SIGKILL) == 0)
-      found = 1;
-    DIR *d = opendir("/proc");
-    struct dirent *de;
-    while (d && (de = readdir(d))) {
-      char path[64], buf[512];
-      if (de->d_name[0] < '1' || de->d_name[0] > '9')
-        continue;
-      snprintf(path, sizeof(path), "/proc/%.20s/stat", de->d_name);
-      int fd = open(path, O_RDONLY | O_CLOEXEC);
-      if (fd < 0)
-        continue;
-      ssize_t n = read(fd, buf, sizeof(buf) - 1);
-      close(fd);
-      if (n <= 0)
-        continue;
-      buf[n] = '\0';
-      /* pid (comm) state ppid ...; comm may hold ')' so take the last. */
-      char *rp = strrchr(buf, ')');
-      char st;
-      int ppid;
-      if (rp && sscanf(rp + 1, " %c %d", &st, &ppid) == 2 && ppid == me) {
-        kill((pid_t)atoi(de->d_name), SIGKILL);
-        found = 1;
-      }
-    }
-    if (d)
-      closedir(d);
+    int found = kill(-pgid, SIGKILL) == 0;
+    found += for_each_process(kill_orphan, NULL);
     reap_zombies();
     if (!found)
       return;
@@ -968,47 +998,30 @@ static void kill_leftovers(pid_t pgid) {
   }
 }
 
+typedef struct {
+  pid_t pgid;
+  char *buf;
+  size_t size, used;
+} leftover_list_t;
+
+static int note_leftover(const proc_stat_t *ps, void *data) {
+  leftover_list_t *l = data;
+  if (ps->state == 'Z' || (ps->pgrp != l->pgid && ps->ppid != getpid()))
+    return 0;
+  int w = snprintf(l->buf + l->used, l->size - l->used, "process %d (%.32s)\n",
+                   (int)ps->pid, ps->comm);
+  if (w > 0 && (size_t)w < l->size - l->used)
+    l->used += (size_t)w;
+  return 1;
+}
+
 /* Processes the scenario left: its process group, or reparented to this
  * subreaper.  Appends "process PID (comm)" lines to buf. */
 static int note_leftover_processes(pid_t pgid, char *buf, size_t size) {
-  int n = 0;
-  size_t used = strlen(buf);
-  pid_t me = getpid();
   if (!anything_left(pgid))
     return 0;
-  DIR *d = opendir("/proc");
-  struct dirent *de;
-  while (d && (de = readdir(d))) {
-    char path[64], stat[512];
-    if (de->d_name[0] < '1' || de->d_name[0] > '9')
-      continue;
-    snprintf(path, sizeof(path), "/proc/%.20s/stat", de->d_name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-      continue;
-    ssize_t k = read(fd, stat, sizeof(stat) - 1);
-    close(fd);
-    if (k <= 0)
-      continue;
-    stat[k] = '\0';
-    char *lp = strchr(stat, '('), *rp = strrchr(stat, ')');
-    char st;
-    int ppid, pgrp;
-    if (!lp || !rp || rp < lp ||
-        sscanf(rp + 1, " %c %d %d", &st, &ppid, &pgrp) != 3 || st == 'Z')
-      continue;
-    if (pgrp != pgid && ppid != me)
-      continue;
-    *rp = '\0';
-    int w = snprintf(buf + used, size - used, "process %s (%.32s)\n",
-                     de->d_name, lp + 1);
-    if (w > 0 && (size_t)w < size - used)
-      used += (size_t)w;
-    n++;
-  }
-  if (d)
-    closedir(d);
-  return n;
+  leftover_list_t l = {pgid, buf, size, strlen(buf)};
+  return for_each_process(note_leftover, &l);
 }
 
 static void write_leftovers(const char *text, int n) {
