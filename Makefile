@@ -53,7 +53,7 @@ test: build
 # their ctests, then the whole suite through the instrumented host and shim.
 ASAN_BUILD ?= build-asan
 sanitize: deps
-	cmake -S . -B $(ASAN_BUILD) -DLC_SANITIZE=ON -DLCREF_VALGRIND=OFF >/dev/null
+	cmake -S . -B $(ASAN_BUILD) -DLC_SANITIZE=ON -DLCREF_VALGRIND=OFF -DLC_MUTANTS=OFF >/dev/null
 	cmake --build $(ASAN_BUILD) -j$(JOBS) >/dev/null
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -63,7 +63,7 @@ sanitize: deps
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 fuzz: deps
-	CC=clang cmake -S . -B $(FUZZ_BUILD) -DLC_FUZZ=ON -DLCREF_VALGRIND=OFF >/dev/null
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DLC_FUZZ=ON -DLCREF_VALGRIND=OFF -DLC_MUTANTS=OFF >/dev/null
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) >/dev/null
 	harness/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)/bin
 
