@@ -564,7 +564,12 @@ class Executor:
         for k in ("address", "port", "path", "backlog"):
             if k in step:
                 cmd[k] = resolve(step[k], self)
-        r = self.ok(self.call(cmd), "making a socket for the handle form")
+        r = self.call(cmd)
+        if r.get("r") == "error" and "mksock needs" in str(r.get("message")):
+            # A runtime without Node's internal bindings cannot make a raw
+            # handle: the handle scenarios cannot run there, which is no FAIL.
+            raise Skip(f"the runtime cannot make a bare socket handle: {r['message']}")
+        r = self.ok(r, "making a socket for the handle form")
         self.fds[step["mksock"]] = r["fd"]
 
     def emissions(self, srv, name):
