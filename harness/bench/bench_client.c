@@ -78,6 +78,10 @@ int main(int argc, char **argv) {
       if (k < 0 && errno == EAGAIN) continue;
       if (k == 0 || errno == ECONNRESET) done++; else failed++;
       epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+      /* The server closed first; end our side with a reset instead of a FIN
+       * so that the client's own teardown costs as little as possible. */
+      struct linger lg = {1, 0};
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
       close(fd);
       open_--;
     }

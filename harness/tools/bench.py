@@ -68,7 +68,7 @@ def floor(build, n=200):
     return statistics.median(times)
 
 
-def serve_and_load(server_cmd, build, total, conc, secs):
+def serve_and_load(server_cmd, build, total, conc, secs, clients=2):
     """Start a server that prints its port, load it, return (rate, peak KiB)."""
     srv = subprocess.Popen(server_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, cwd=ROOT)
@@ -80,13 +80,18 @@ def serve_and_load(server_cmd, build, total, conc, secs):
             raise SystemExit(f"bench: server {server_cmd} printed no port: {line!r} "
                              f"{srv.stderr.read()[:500]}")
         cpu0 = cpu_seconds(srv.pid)
-        out = subprocess.run([str(build / "bin" / "lc-bench-client"), "127.0.0.1", str(port),
-                              str(total), str(conc), str(secs)],
-                             capture_output=True, text=True, timeout=secs + 30).stdout
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen([str(build / "bin" / "lc-bench-client"), "127.0.0.1",
+                                   str(port), str(total // clients), str(conc), str(secs)],
+                                  stdout=subprocess.PIPE, text=True) for _ in range(clients)]
+        outs = [p.communicate(timeout=secs + 30)[0] for p in procs]
+        wall = time.perf_counter() - t0
         cpu = cpu_seconds(srv.pid) - cpu0
-        fields = out.split()
-        rate = float(fields[fields.index("rate") + 1])
-        done = int(fields[fields.index("done") + 1])
+        done = 0
+        for out in outs:
+            fields = out.split()
+            done += int(fields[fields.index("done") + 1])
+        rate = done / wall
         with open(f"/proc/{srv.pid}/status") as f:
             hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
         return rate, hwm, done, (done / cpu if cpu > 0 else float("inf"))
@@ -118,7 +123,10 @@ def main():
     ap.add_argument("--node", default="node")
     ap.add_argument("--connections", type=int, default=20000,
                     help="Connections per accept-rate run (bounded)")
-    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--concurrency", type=int, default=64,
+                    help="Connections open at a time, per client process")
+    ap.add_argument("--clients", type=int, default=2,
+                    help="Client processes (the same for both servers)")
     ap.add_argument("--seconds", type=int, default=10, help="Time bound per load run")
     a = ap.parse_args()
     build = pathlib.Path(a.build_dir).resolve()
@@ -162,12 +170,13 @@ def main():
     print(f"  ratio: {per / fl:.2f}x the floor (target <= 3x: "
           f"{'met' if per / fl <= 3 else 'NOT met'})")
 
-    print(f"== 3. accept rate and peak memory (bounded: {a.connections} connections, "
-          f"{a.concurrency} at a time, at most {a.seconds} s each) ==")
+    print(f"== 3. accept rate and peak memory (bounded: {a.connections} connections from "
+          f"{a.clients} client processes, {a.concurrency} at a time each, at most "
+          f"{a.seconds} s) ==")
     ref = serve_and_load([str(build / "bin" / "lc-bench-server")], build,
-                         a.connections, a.concurrency, a.seconds)
+                         a.connections, a.concurrency, a.seconds, a.clients)
     nod = serve_and_load([a.node, "-e", NODE_SERVER], build,
-                         a.connections, a.concurrency, a.seconds)
+                         a.connections, a.concurrency, a.seconds, a.clients)
     for name, r in (("reference", ref), ("node", nod)):
         print(f"  {name + ':':10s} {r[0]:9.0f} conn/s under the client  {r[3]:9.0f} conn per "
               f"server CPU-second  peak RSS {r[1]:7d} KiB  ({r[2]} done)")
