@@ -228,17 +228,24 @@ def expressible_in_c(sc: dict) -> str | None:
 # ---------------------------------------------------------------------------
 # Events
 
-def canon_event(text: str) -> str:
-    """'B: sync emit listening' and 'sync B: emit listening' are one event."""
+def parse_event(text: str) -> tuple[str, bool, list[str]]:
+    """An expected event as (server, sync, words): 'B: sync emit listening'
+    and 'sync B: emit listening' are both ('B', True, ['emit', 'listening'])."""
     words = text.split()
-    srv, sync = "", False
+    srv, sync = "A", False
     while words and (words[0] == "sync" or words[0].endswith(":")):
         if words[0] == "sync":
             sync = True
         else:
             srv = words[0][:-1]
         words = words[1:]
-    return (f"{srv}: " if srv and srv != "A" else "") + ("sync " if sync else "") + " ".join(words)
+    return srv, sync, words
+
+
+def canon_event(text: str) -> str:
+    """The one spelling of an expected event, as event_text() writes it."""
+    srv, sync, words = parse_event(text)
+    return (f"{srv}: " if srv != "A" else "") + ("sync " if sync else "") + " ".join(words)
 
 
 def event_text(ev: dict) -> str:

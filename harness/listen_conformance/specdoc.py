@@ -148,14 +148,8 @@ class Words:
 
     # -- events ---------------------------------------------------------------
     def event(self, text: str) -> str:
-        words = text.split()
-        srv, sync = "A", False
-        while words and (words[0] == "sync" or words[0].endswith(":")):
-            if words[0] == "sync":
-                sync = True
-            else:
-                srv = words[0][:-1]
-            words = words[1:]
+        from .scenario import parse_event
+        srv, sync, words = parse_event(text)
         if not words:
             return _js_str(text)
         kind, rest = words[0], words[1:]
