@@ -167,25 +167,30 @@ static inline int t_close(lcr_server_t *s, const char *label) {
 }
 
 /* A socket made outside lcref (like the harness's mksock / occupy). */
+/* An IPv4 or IPv6 socket address for ip:port; returns its length. */
+static inline socklen_t t_sockaddr(int family, const char *ip, int port,
+                                   struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof(*ss));
+  if (family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)port);
+    inet_pton(AF_INET6, ip, &a->sin6_addr);
+    return sizeof(*a);
+  }
+  struct sockaddr_in *a = (struct sockaddr_in *)ss;
+  a->sin_family = AF_INET;
+  a->sin_port = htons((uint16_t)port);
+  inet_pton(AF_INET, ip, &a->sin_addr);
+  return sizeof(*a);
+}
+
 static inline int t_tcp_socket(int family, const char *ip, int port, int do_listen) {
   struct sockaddr_storage ss;
   socklen_t len;
   int fd, on = 1;
 
-  memset(&ss, 0, sizeof(ss));
-  if (family == AF_INET6) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons((uint16_t)port);
-    inet_pton(AF_INET6, ip, &a->sin6_addr);
-    len = sizeof(*a);
-  } else {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, ip, &a->sin_addr);
-    len = sizeof(*a);
-  }
+  len = t_sockaddr(family, ip, port, &ss);
   fd = socket(family, SOCK_STREAM, 0);
   cr_assert(ge(int, fd, 0));
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
@@ -210,20 +215,7 @@ static inline int t_connect(const char *ip, int port) {
   socklen_t len;
   int fd, r;
 
-  memset(&ss, 0, sizeof(ss));
-  if (strchr(ip, ':') != NULL) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons((uint16_t)port);
-    inet_pton(AF_INET6, ip, &a->sin6_addr);
-    len = sizeof(*a);
-  } else {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, ip, &a->sin_addr);
-    len = sizeof(*a);
-  }
+  len = t_sockaddr(strchr(ip, ':') != NULL ? AF_INET6 : AF_INET, ip, port, &ss);
   fd = socket(ss.ss_family, SOCK_STREAM, 0);
   cr_assert(ge(int, fd, 0));
   r = connect(fd, (struct sockaddr *)&ss, len);
