@@ -96,13 +96,16 @@ void lcr__emit(lcr_server_t *s, lcr_event_t ev, const lcr_error_t *err,
 
 /* The listening handle.  Allocated per listen() because uv_close() finishes
  * after the server may already hold a new one (close() then listen()). */
+/* A TCP or pipe handle, seen as any of its libuv types. */
+typedef union lcr__stream_u {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+} lcr__stream_t;
+
 typedef struct lcr__handle_s {
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } u;
+  lcr__stream_t u;
   int is_pipe;
   char *unlink_path;  /* the socket file this handle created, or NULL */
   lcr_server_t *server;

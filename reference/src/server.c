@@ -45,12 +45,7 @@ typedef struct bind_spec_s {
 } bind_spec_t;
 
 typedef struct client_s {
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } u;
+  lcr__stream_t u;
   lcr_server_t *server;
 } client_t;
 
