@@ -1,9 +1,8 @@
 import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
+from listen_conformance import launch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD = pathlib.Path(os.environ.get("LC_BUILD_DIR", ROOT / "build"))
@@ -11,14 +10,13 @@ BUILD = pathlib.Path(os.environ.get("LC_BUILD_DIR", ROOT / "build"))
 
 def run_suite(*args, report_dir=None, timeout=600, n=None):
     """Run the conformance suite in a subprocess; returns (rc, stdout, report dir)."""
-    cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
-           "--build-dir", str(BUILD)]
+    cmd = ["--build-dir", str(BUILD)]
     if report_dir is not None:
         cmd += ["--report-dir", str(report_dir)]
     if n:
         cmd += ["-n", str(n)]
     cmd += list(args)
-    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    p = launch.run_suite(*cmd, timeout=timeout)
     return p.returncode, p.stdout + p.stderr
 
 

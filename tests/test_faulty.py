@@ -2,11 +2,11 @@
 leaves nothing behind (no process, no listening port, no socket file)."""
 import os
 import pathlib
-import subprocess
-import sys
 import uuid
 
 import pytest
+
+from listen_conformance import launch
 
 from conftest import BUILD, ROOT, listens_on_port_form, need_build, pick
 
@@ -14,12 +14,10 @@ from conftest import BUILD, ROOT, listens_on_port_form, need_build, pick
 def run(impl, ids, tmp_path, timeout=120):
     mark = uuid.uuid4().hex
     env = dict(os.environ, LC_RUN_MARK=mark, LC_TMPDIR=str(tmp_path))
-    cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
-           "-p", "no:xdist", "--build-dir", str(BUILD), "--impl", impl, "--no-report"]
+    cmd = ["-p", "no:xdist", "--build-dir", str(BUILD), "--impl", impl, "--no-report"]
     for i in ids:
         cmd += ["--scenario", i]
-    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=timeout)
+    p = launch.run_suite(*cmd, env=env, timeout=timeout)
     return p, mark
 
 

@@ -1,5 +1,4 @@
 """The scenario table itself: complete, well-formed, and able to fail."""
-import pathlib
 
 import pytest
 

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import threading
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 PROG = "listen-conformance"
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
 
@@ -219,9 +218,6 @@ def exit_status(pytest_rc: int) -> int:
     error (3), usage error (4) and nothing selected (5) are all 2."""
     return {0: EXIT_OK, 1: EXIT_UNEXPECTED}.get(pytest_rc, EXIT_USAGE)
 
-LAUNCH = ("import sys; from listen_conformance.cli import _pytest_main; "
-          "sys.exit(_pytest_main(sys.argv[1:]))")
-
 
 def need_pytest():
     import importlib.util
@@ -233,7 +229,8 @@ def need_pytest():
 def cmd_run(args) -> int:
     from . import matrix
     need_pytest()
-    pyargs = ["conformance", "-q", "-p", "no:cacheprovider", "--impl", args.impl]
+    from . import launch
+    pyargs = ["--impl", args.impl]
     if args.expectations and args.expectations != "none":
         if args.expectations != "auto" and not pathlib.Path(args.expectations).is_file():
             raise UsageError(f"--expectations {args.expectations}: no such file")
@@ -251,10 +248,11 @@ def cmd_run(args) -> int:
         pyargs += ["-n", str(args.jobs)]
     pyargs += args.pytest_args
     rfd, wfd = os.pipe()
-    env = matrix._env()
+    env = launch.suite_env()
     env["LC_PROGRESS_FD"] = str(wfd)
     try:
-        proc = subprocess.Popen([sys.executable, "-c", LAUNCH, *pyargs], cwd=ROOT, env=env,
+        proc = subprocess.Popen(launch.suite_argv("-p", "listen_conformance.progress",
+                                                  *pyargs), env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 pass_fds=(wfd,))
     finally:
@@ -339,52 +337,6 @@ class Progress:
             self.out.write("\r\x1b[K")
             self.out.flush()
             self.dirty = False
-
-
-def _pytest_main(argv) -> int:
-    """pytest with the progress plugin (run by `cmd_run` in a subprocess)."""
-    try:
-        import pytest
-    except ImportError:
-        print(f"ERROR: pytest is not installed for {sys.executable}", file=sys.stderr)
-        return 4
-    fd = int(os.environ.pop("LC_PROGRESS_FD", "-1"))
-
-    class ProgressPlugin:
-        def __init__(self):
-            self.out = os.fdopen(fd, "w", buffering=1, encoding="utf-8") if fd >= 0 else None
-            self.sent_total = False
-
-        def send(self, obj):
-            if self.out:
-                try:
-                    self.out.write(json.dumps(obj) + "\n")
-                except (BrokenPipeError, OSError):
-                    self.out = None
-
-        def total(self, n):
-            if not self.sent_total:
-                self.sent_total = True
-                self.send({"total": n})
-
-        def pytest_collection_finish(self, session):
-            if not hasattr(session.config, "workerinput"):
-                self.total(len(session.items))
-
-        @pytest.hookimpl(optionalhook=True)
-        def pytest_xdist_node_collection_finished(self, node, ids):
-            self.total(len(ids))
-
-        def pytest_runtest_logreport(self, report):
-            props = dict(report.user_properties)
-            if "lc_verdict" in props and report.when == "call":
-                self.send({"id": props["id"], "verdict": props["lc_verdict"],
-                           "expected": props.get("expected"),
-                           "unexpected": props.get("unexpected", False)})
-            elif report.failed and report.when in ("setup", "teardown"):
-                self.send({"id": report.nodeid.split("::")[-1], "verdict": "ERROR"})
-
-    return int(pytest.main(argv, plugins=[ProgressPlugin()]))
 
 
 # ---------------------------------------------------------------------------

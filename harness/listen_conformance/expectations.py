@@ -18,8 +18,7 @@ import tomllib
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-DIR = ROOT / "fixtures" / "expectations"
+from .paths import EXPECTATIONS_DIR as DIR
 VERDICTS = ("FAIL", "CRASH", "TIMEOUT", "SKIP", "PASS")
 
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
-import os
 import pathlib
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from . import launch, paths
 VERDICTS = ("PASS", "FAIL", "SKIP", "CRASH", "TIMEOUT")
 NOT_RUN = "—"
 
@@ -108,8 +107,7 @@ def run_impls(impls, out_dir: pathlib.Path, *, scenarios=(), clauses=(), jobs=No
             for old in rdir.glob("*.json"):
                 old.unlink()
         rdir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
-               "--impl", spec, "--report-dir", str(rdir)]
+        cmd = ["--impl", spec, "--report-dir", str(rdir)]
         if build_dir:
             cmd += ["--build-dir", str(build_dir)]
         if expectations:
@@ -122,8 +120,7 @@ def run_impls(impls, out_dir: pathlib.Path, *, scenarios=(), clauses=(), jobs=No
             cmd += ["-n", str(jobs)]
         print(f"matrix: running the suite on {spec} ...", file=log, flush=True)
         try:
-            p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                               timeout=timeout, env=_env())
+            p = launch.run_suite(*cmd, timeout=timeout)
         except subprocess.TimeoutExpired:
             errors.append(f"--impl {spec}: the suite did not finish within {timeout} s")
             continue
@@ -160,13 +157,6 @@ def pytest_problem(output: str, rc: int) -> str:
     tail = [l for l in lines if l.strip()]
     return (tail[-1].strip() if tail else "no output") + f" (pytest exit status {rc})"
 
-
-def _env():
-    env = dict(os.environ)
-    harness = str(ROOT / "harness")
-    env["PYTHONPATH"] = harness + (os.pathsep + env["PYTHONPATH"]
-                                   if env.get("PYTHONPATH") else "")
-    return env
 
 
 def _safe(name: str) -> str:
@@ -481,9 +471,10 @@ def add_arguments(p):
                    help="run the suite on this implementation (repeatable)")
     p.add_argument("--from", dest="reports", action="append", default=[], metavar="FILE",
                    help="use an existing JSON report (repeatable)")
-    p.add_argument("--out", default=str(ROOT / "build" / "reports" / "matrix"),
+    p.add_argument("--out", default=str(paths.default_output_dir() / "matrix"),
                    help="output directory for matrix.md and matrix.html "
-                        "(default: build/reports/matrix)")
+                        "(default: build/reports/matrix in a checkout, ./lc-reports/matrix "
+                        "when installed)")
     p.add_argument("--scenario", action="append", default=[], metavar="ID",
                    help="with --impl: run only this scenario (repeatable)")
     p.add_argument("--clause", action="append", default=[], metavar="ID",

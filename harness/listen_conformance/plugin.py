@@ -1,36 +1,37 @@
 """The pytest plugin: the scenario table as tests, one per scenario id.
 
-Loaded with `-p listen_conformance.plugin` (pyproject.toml's addopts) or
-through the `pytest11` entry point when installed.  It stays cheap to import:
-the table and the runners are touched only when a scenario file is collected.
+Loaded by the checkout's root conftest.py, through the `pytest11` entry
+point when the package is installed, or with `-p listen_conformance.plugin`
+(what launch.py passes).  It stays cheap to import: the table and the runners
+are touched only when a scenario file is collected.
 
     pytest conformance --impl reference          # the C reference (default)
     pytest conformance --impl node               # Node.js through node:net
     pytest conformance --impl path/to/shim.so    # your own shim
     pytest conformance --scenario backlog.default-511-port-form
+    pytest --impl node                           # installed: from any directory
 """
 from __future__ import annotations
 
 import os
 import pathlib
-import shutil
-import tempfile
 
-import pytest
+from .paths import CHECKOUT, SCENARIO_DIR
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCENARIO_DIR = ROOT / "conformance" / "scenarios"
 VERDICT_KEY = "lc_verdict"
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("listen-conformance", "listen() conformance suite")
-    group.addoption("--impl", default=os.environ.get("LC_IMPL", "reference"),
+    group.addoption("--impl", default=None,
                     help="Implementation under test: 'reference', 'mutant:NAME', "
                          "'shim:NAME', a shim .so path, or a JavaScript runtime command "
-                         "such as 'node' (default: reference)")
-    group.addoption("--build-dir", default=os.environ.get("LC_BUILD_DIR", str(ROOT / "build")),
-                    help="CMake build directory holding bin/lc-host and lib/*.so")
+                         "such as 'node' (default: $LC_IMPL, else reference); given "
+                         "without test paths, it runs the scenario table")
+    group.addoption("--build-dir", default=None,
+                    help="Where the C parts are: a CMake build tree or install prefix "
+                         "(bin/lc-host, lib/) (default: $LC_BUILD_DIR, the checkout's "
+                         "build/, or the prefix `pkg-config listen-conformance` names)")
     group.addoption("--scenario", action="append", default=[],
                     help="Run only this scenario id (repeatable)")
     group.addoption("--clause", action="append", default=[],
@@ -39,20 +40,41 @@ def pytest_addoption(parser):
                     help="Expectation file of known results (TOML); 'auto' picks "
                          "fixtures/expectations/<impl>.toml when it exists")
     group.addoption("--report-dir", default=None,
-                    help="Where <impl>.json and <impl>.xml go (default: BUILD_DIR/reports)")
+                    help="Where <impl>.json and <impl>.xml go (default: the build tree's reports/, "
+                         "else build/reports in a checkout, ./lc-reports when installed)")
     group.addoption("--no-report", action="store_true",
                     help="Write no JSON/JUnit report")
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "clause(id): the clause id of CLAUSES.md a scenario checks")
+    if config.getoption("--impl") is not None and not _args_given(config):
+        # `pytest --impl node` with no test paths: the scenario table is the test set.
+        config.args[:] = [str(SCENARIO_DIR)]
     if not _wants_suite(config):
         return
     from . import session
     config.pluginmanager.register(session.SuiteSession(config), "lc-suite-session")
 
 
+def impl_spec(config) -> str:
+    return config.getoption("--impl") or os.environ.get("LC_IMPL") or "reference"
+
+
+def _args_given(config) -> bool:
+    source = getattr(config, "args_source", None)
+    if source is not None:
+        return source == config.ArgsSource.ARGS
+    return bool(config.invocation_params.args and any(
+        not str(a).startswith("-") for a in config.invocation_params.args))
+
+
 def _wants_suite(config) -> bool:
     args = [pathlib.Path(a.split("::")[0]).resolve() for a in config.args] or \
         [pathlib.Path.cwd()]
-    return any(a == SCENARIO_DIR or SCENARIO_DIR.is_relative_to(a) and a != ROOT.parent
-               or a.is_relative_to(SCENARIO_DIR) for a in args)
+    # The scenario folder, a file in it, or a folder of the project that holds
+    # it (`pytest conformance`, `pytest .`); not a folder above the project.
+    top = CHECKOUT if CHECKOUT is not None else SCENARIO_DIR.parent
+    return any(a.is_relative_to(SCENARIO_DIR)
+               or SCENARIO_DIR.is_relative_to(a) and a.is_relative_to(top)
+               for a in args)

@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from . import paths
 
 
 class RunnerLost(Exception):
@@ -200,10 +200,11 @@ def _status(code: int) -> str:
 class Impl:
     """How to start runners for one implementation under test."""
 
-    def __init__(self, spec: str, build_dir: pathlib.Path):
+    def __init__(self, spec: str, build_dir: str | os.PathLike | None = None):
         self.spec = spec
         self.build_dir = build_dir
-        self.kind, self.argv, self.name = _resolve(spec, build_dir)
+        self.c_parts: paths.CParts | None = None
+        self.kind, self.argv, self.name = _resolve(spec, self)
         self._runners: dict[str | None, Runner] = {}
 
     def runner(self, user: str | None = None) -> Runner:
@@ -226,26 +227,37 @@ class Impl:
             r.close()
 
 
-def _resolve(spec: str, build_dir: pathlib.Path):
+def _resolve(spec: str, impl: Impl):
     """--impl value -> (kind, argv, report name)."""
-    host = build_dir / "bin" / "lc-host"
-    lib = build_dir / "lib"
-    adapter = ROOT / "harness" / "node" / "adapter.mjs"
 
-    def c_shim(path: pathlib.Path, name: str):
-        if not host.exists():
-            raise SetupError(f"{host} is missing: build first (make build)")
-        if not path.exists():
+    def c_parts() -> paths.CParts:
+        if impl.c_parts is None:
+            try:
+                impl.c_parts = paths.find_c_parts(impl.build_dir)
+            except paths.CPartsMissing as e:
+                raise SetupError(str(e)) from None
+        return impl.c_parts
+
+    def c_shim(path: pathlib.Path | str, name: str):
+        parts = c_parts()
+        if isinstance(path, str):       # a file name: look in the shim folders
+            found = parts.shim(path)
+            if found is None:
+                raise SetupError(f"no shim library {path} in "
+                                 f"{' or '.join(map(str, parts.shim_dirs))} "
+                                 f"(C parts from {parts.origin})")
+            path = found
+        elif not path.exists():
             raise SetupError(f"no shim library at {path}")
-        return "c", [str(host), str(path)], name
+        return "c", [str(parts.host), str(path)], name
 
     if spec == "reference":
-        return c_shim(lib / "lc-shim-reference.so", "reference")
+        return c_shim("lc-shim-reference.so", "reference")
     for prefix, pattern in (("mutant:", "lc-mutant-%s.so"), ("faulty:", "lc-faulty-%s.so"),
                             ("shim:", "lc-shim-%s.so")):
         if spec.startswith(prefix):
             n = spec[len(prefix):]
-            return c_shim(lib / (pattern % n), f"{prefix[:-1]}-{n}")
+            return c_shim(pattern % n, f"{prefix[:-1]}-{n}")
     if spec.endswith(".so") or "/" in spec and pathlib.Path(spec).is_file() \
             and open(spec, "rb").read(4) == b"\x7fELF":
         p = pathlib.Path(spec).resolve()
@@ -267,4 +279,4 @@ def _resolve(spec: str, build_dir: pathlib.Path):
     flags = [] if "--expose-internals" in words else ["--expose-internals"]
     name = pathlib.Path(exe).name if len(words) == 1 else \
         "-".join(pathlib.Path(w).name for w in words)
-    return "js", [*words, *flags, str(adapter)], name
+    return "js", [*words, *flags, str(paths.ADAPTER)], name

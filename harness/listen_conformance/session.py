@@ -17,8 +17,8 @@ import pytest
 
 from . import expectations as expectations_mod
 from . import report as report_mod
-from . import table
-from .plugin import SCENARIO_DIR, VERDICT_KEY
+from . import paths, table
+from .plugin import SCENARIO_DIR, VERDICT_KEY, impl_spec
 
 EXIT_UNEXPECTED = 1
 EXIT_USAGE = 2
@@ -31,8 +31,8 @@ class ScenarioFailure(Exception):
 class SuiteSession:
     def __init__(self, config):
         self.config = config
-        self.impl_spec = config.getoption("--impl")
-        self.build_dir = pathlib.Path(config.getoption("--build-dir")).resolve()
+        self.impl_spec = impl_spec(config)
+        self.build_dir = config.getoption("--build-dir") or os.environ.get("LC_BUILD_DIR")
         self.only = set(config.getoption("--scenario"))
         self.only_clauses = set(config.getoption("--clause"))
         self.impl = None
@@ -106,8 +106,15 @@ class SuiteSession:
                 and self.results:
             session.exitstatus = 0
         if not self.config.getoption("--no-report") and self.results:
-            out = self.config.getoption("--report-dir") or self.build_dir / "reports"
+            out = self.config.getoption("--report-dir") or self.default_report_dir()
             self.report_paths = report_mod.write(pathlib.Path(out), self, stale)
+
+    def default_report_dir(self) -> pathlib.Path:
+        """REPORT_DIR: a build tree's reports/ when one was named, else build/reports
+        in a checkout, ./lc-reports for an installed package."""
+        if self.build_dir and (pathlib.Path(self.build_dir) / "CMakeCache.txt").is_file():
+            return pathlib.Path(self.build_dir).resolve() / "reports"
+        return paths.default_output_dir()
 
     # -- collection -----------------------------------------------------------------
     def pytest_collect_file(self, file_path, parent):

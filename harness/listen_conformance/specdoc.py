@@ -13,8 +13,10 @@ from __future__ import annotations
 import pathlib
 import re
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-DEFAULT_OUT = ROOT / "docs" / "SPEC.md"
+from .paths import CLAUSES, SPEC_DOC
+
+# In a checkout the document is docs/SPEC.md; an installed package prints it.
+DEFAULT_OUT = str(SPEC_DOC) if SPEC_DOC else "-"
 REGENERATE = "PYTHONPATH=harness python3 -m listen_conformance spec --out docs/SPEC.md"
 
 LEVEL_WORDS = {"must": "required by the text",
@@ -436,7 +438,7 @@ def generate(scenarios=None, clauses=None, clauses_path=None) -> str:
     from . import table
     if clauses is None:
         clauses = table.load_clauses()
-        clauses_path = next((p for p in table.CLAUSES_CANDIDATES if p.exists()), None)
+        clauses_path = CLAUSES
     if scenarios is None:
         scenarios = table.load(table.SCENARIO_DIR, clauses)
     groups = table.by_clause(scenarios, clauses)
@@ -508,8 +510,9 @@ def _scenario_md(sc, clauses, cid) -> list[str]:
 
 
 def add_arguments(p):
-    p.add_argument("--out", default=str(DEFAULT_OUT),
-                   help="where to write the document (default: docs/SPEC.md; '-': stdout)")
+    p.add_argument("--out", default=DEFAULT_OUT,
+                   help="where to write the document (default: docs/SPEC.md in a checkout, "
+                        "else stdout; '-': stdout)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 when the file differs from a fresh one")
 

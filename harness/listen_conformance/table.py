@@ -12,10 +12,7 @@ import pathlib
 import re
 import tomllib
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCENARIO_DIR = ROOT / "conformance" / "scenarios"
-CLAUSES_CANDIDATES = [ROOT.parent / "shared" / "spec" / "CLAUSES.md",
-                      ROOT / "conformance" / "CLAUSES.md"]
+from .paths import CLAUSES, SCENARIO_DIR
 
 LEVELS = ("must", "node")
 APPLIES = ("all", "c", "js")
@@ -70,15 +67,15 @@ class Clause:
     text: str
 
 
-def load_clauses() -> dict[str, Clause]:
-    for path in CLAUSES_CANDIDATES:
-        if path.exists():
-            break
-    else:
-        raise TableError("CLAUSES.md not found (looked in %s)" %
-                         ", ".join(str(p) for p in CLAUSES_CANDIDATES))
+def load_clauses(path: pathlib.Path = CLAUSES) -> dict[str, Clause]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise TableError(f"{path}: cannot read the clause list: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise TableError(f"{path}: not UTF-8 text") from None
     clauses = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         m = re.match(r"^\|\s*(L-[A-Z0-9-]+)\s*\|\s*(.*?)\s*\|\s*$", line)
         if m:
             clauses[m.group(1)] = Clause(m.group(1), m.group(2))

@@ -24,17 +24,19 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "harness"))
+from listen_conformance import launch  # noqa: E402
 
 
 def wall(cmd, **kw):
     t = time.perf_counter()
-    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, **kw)
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=launch.suite_env(),
+                       **kw)
     return time.perf_counter() - t, p
 
 
 def suite_run(build, impl, jobs, report_dir):
-    cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
-           "--impl", impl, "--build-dir", str(build), "--report-dir", str(report_dir)]
+    cmd = launch.suite_argv("--impl", impl, "--build-dir", build, "--report-dir", report_dir)
     if jobs > 1:
         cmd += ["-n", str(jobs)]
     else:
@@ -52,9 +54,8 @@ def suite_run(build, impl, jobs, report_dir):
 
 
 def collect_only(build, impl):
-    cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
-           "-p", "no:xdist", "--impl", impl, "--build-dir", str(build), "--collect-only",
-           "--no-report"]
+    cmd = launch.suite_argv("-p", "no:xdist", "--impl", impl, "--build-dir", build,
+                            "--collect-only", "--no-report")
     return min(wall(cmd, timeout=120)[0] for _ in range(3))
 
 

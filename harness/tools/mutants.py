@@ -18,7 +18,6 @@ import json
 import os
 import pathlib
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "harness"))
-from listen_conformance import table  # noqa: E402
+from listen_conformance import launch, table  # noqa: E402
 
 BAD = ("FAIL", "CRASH", "TIMEOUT")
 
@@ -52,12 +51,9 @@ def js_mutants():
 def run(impl, build):
     """One serial run of the whole suite against `impl`; its JSON report."""
     with tempfile.TemporaryDirectory() as d:
-        cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
-               "--impl", impl, "--build-dir", str(build), "--report-dir", d,
-               "-p", "no:xdist"]
+        cmd = ["--impl", impl, "--build-dir", build, "--report-dir", d, "-p", "no:xdist"]
         env = dict(os.environ, LC_WAIT_MS=os.environ.get("LC_WAIT_MS", "500"))
-        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
-                           env=env)
+        p = launch.run_suite(*cmd, timeout=900, env=env)
         reps = list(pathlib.Path(d).glob("*.json"))
         if not reps:
             raise SystemExit(f"mutants: the run against {impl} wrote no report "

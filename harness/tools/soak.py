@@ -16,12 +16,13 @@ import json
 import multiprocessing
 import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "harness"))
+from listen_conformance import launch  # noqa: E402
 
 
 def spin(stop_at):
@@ -55,12 +56,10 @@ def main():
                 print(f"soak: stopped after {i} runs: --max-seconds {a.max_seconds} reached")
                 break
             with tempfile.TemporaryDirectory() as d:
-                cmd = [sys.executable, "-m", "pytest", "conformance", "-q",
-                       "-p", "no:cacheprovider", "--impl", a.impl,
-                       "--build-dir", a.build_dir, "--report-dir", d]
+                cmd = ["--impl", a.impl, "--build-dir", a.build_dir, "--report-dir", d]
                 cmd += ["-n", str(a.jobs)] if a.jobs > 1 else ["-p", "no:xdist"]
                 t = time.monotonic()
-                p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+                p = launch.run_suite(*cmd, timeout=900)
                 reports = list(pathlib.Path(d).glob("*.json"))
                 if not reports:
                     print(f"soak: run {i + 1} wrote no report (exit {p.returncode}):\n"
