@@ -97,7 +97,7 @@ def test_leaky_shim_leaves_nothing_behind(tmp_path):
 
 @pytest.mark.parametrize("impl, line", [
     ("no-such-runtime-xyz", "not 'reference'"),
-    ("mutant:no-such-mutant", "no shim library at"),
+    ("mutant:no-such-mutant", "no shim library lc-mutant-no-such-mutant.so in"),
     ("/etc/passwd.so", "no shim library at"),
 ])
 def test_bad_impl_argument_is_one_clear_line(impl, line, tmp_path):
