@@ -3,7 +3,7 @@
 import pytest
 
 from listen_conformance import table
-from listen_conformance.scenario import expressible_in_c
+from listen_conformance.cabi import expressible_in_c
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,9 @@ import subprocess
 import sys
 import threading
 
+from .verdicts import EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE
+
 PROG = "listen-conformance"
-EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
 
 
 class UsageError(Exception):

@@ -19,7 +19,7 @@ import tomllib
 import pytest
 
 from .paths import EXPECTATIONS_DIR as DIR
-VERDICTS = ("FAIL", "CRASH", "TIMEOUT", "SKIP", "PASS")
+from .verdicts import VERDICTS
 
 
 class Expectations:

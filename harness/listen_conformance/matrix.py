@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 from . import launch, paths
-VERDICTS = ("PASS", "FAIL", "SKIP", "CRASH", "TIMEOUT")
+from .verdicts import VERDICTS, counts
 NOT_RUN = "—"
 
 
@@ -84,13 +84,6 @@ def check_report(doc) -> str | None:
         if not isinstance(sc.get("message", ""), str):
             return f"{where} ({sc['id']}): 'message' is not a string"
     return None
-
-
-def counts(results) -> dict:
-    out = {v: 0 for v in VERDICTS}
-    for r in results:
-        out[r["verdict"]] += 1
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -190,10 +183,10 @@ class Matrix:
     groups: list
 
     def clause_counts(self, group: Group, col: int) -> dict:
-        return counts(r.cells[col] for r in group.rows if r.cells[col])
+        return counts(r.cells[col]["verdict"] for r in group.rows if r.cells[col])
 
     def impl_counts(self, col: int) -> dict:
-        return counts(self.reports[col]["scenarios"])
+        return counts(sc["verdict"] for sc in self.reports[col]["scenarios"])
 
 
 def build(reports: list[dict], scenario_table=None, clauses=None) -> Matrix:

@@ -13,12 +13,9 @@ are touched only when a scenario file is collected.
 """
 from __future__ import annotations
 
-import os
 import pathlib
 
 from .paths import CHECKOUT, SCENARIO_DIR
-
-VERDICT_KEY = "lc_verdict"
 
 
 def pytest_addoption(parser):
@@ -55,10 +52,6 @@ def pytest_configure(config):
         return
     from . import session
     config.pluginmanager.register(session.SuiteSession(config), "lc-suite-session")
-
-
-def impl_spec(config) -> str:
-    return config.getoption("--impl") or os.environ.get("LC_IMPL") or "reference"
 
 
 def _args_given(config) -> bool:

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from .plugin import VERDICT_KEY
+from .verdicts import RESULT_KEY
 
 _out = None
 _sent_total = False
@@ -62,9 +62,9 @@ def pytest_xdist_node_collection_finished(node, ids):
 
 
 def pytest_runtest_logreport(report):
-    props = dict(report.user_properties)
-    if VERDICT_KEY in props and report.when == "call":
-        _send({"id": props["id"], "verdict": props[VERDICT_KEY],
-               "expected": props.get("expected"), "unexpected": props.get("unexpected", False)})
+    r = dict(report.user_properties).get(RESULT_KEY)
+    if r and report.when == "call":
+        _send({"id": r["id"], "verdict": r["verdict"], "expected": r.get("expected"),
+               "unexpected": r.get("unexpected", False)})
     elif report.failed and report.when in ("setup", "teardown"):
         _send({"id": report.nodeid.split("::")[-1], "verdict": "ERROR"})

@@ -8,30 +8,9 @@ import pathlib
 import re
 import xml.etree.ElementTree as ET
 
+from .verdicts import counts, levels
+
 SCHEMA_VERSION = 1
-VERDICTS = ("PASS", "FAIL", "SKIP", "CRASH", "TIMEOUT")
-
-
-def counts(results) -> dict:
-    out = {v: 0 for v in VERDICTS}
-    for r in results:
-        out[r["lc_verdict"]] = out.get(r["lc_verdict"], 0) + 1
-    return out
-
-
-def levels(results) -> dict:
-    """'conforms': every MUST scenario that ran passed; 'node_identical': every
-    scenario that ran passed.  'yes'/'no'/'n/a' with the failing count."""
-    results = list(results)
-
-    def judge(rs):
-        ran = [r for r in rs if r["lc_verdict"] != "SKIP"]
-        bad = [r for r in ran if r["lc_verdict"] != "PASS"]
-        if not ran:
-            return "n/a"
-        return "yes" if not bad else f"no ({len(bad)} of {len(ran)} not PASS)"
-    return {"conforms": judge([r for r in results if r["level"] == "must"]),
-            "node_identical": judge(results)}
 
 
 def safe_name(name: str) -> str:
@@ -51,15 +30,15 @@ def write(out_dir: pathlib.Path, suite, stale) -> list[pathlib.Path]:
         "impl_version": info.get("impl_version"),
         "node_version": info.get("node_version"),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "summary": counts(results),
+        "summary": counts(r.verdict for r in results),
         "levels": levels(results),
         "expectations": str(suite.expect.path) if suite.expect and suite.expect.path else None,
-        "unexpected": [r["id"] for r in results if r.get("unexpected")],
+        "unexpected": [r.id for r in results if r.unexpected],
         "stale_expectations": stale,
         "scenarios": [{
-            "id": r["id"], "clauses": list(r["clauses"]), "level": r["level"],
-            "applies": r["applies"], "verdict": r["lc_verdict"], "message": r["message"],
-            **({"expected": r["expected"]} if r.get("expected") else {}),
+            "id": r.id, "clauses": list(r.clauses), "level": r.level,
+            "applies": r.applies, "verdict": r.verdict, "message": r.message,
+            **({"expected": r.expected} if r.expected else {}),
         } for r in results],
     }
     jpath = out_dir / f"{name}.json"

@@ -18,10 +18,12 @@ import pytest
 from . import expectations as expectations_mod
 from . import report as report_mod
 from . import paths, table
-from .plugin import SCENARIO_DIR, VERDICT_KEY, impl_spec
+from .paths import SCENARIO_DIR
+from .verdicts import BAD, EXIT_UNEXPECTED, EXIT_USAGE, RESULT_KEY, Result, counts, levels
 
-EXIT_UNEXPECTED = 1
-EXIT_USAGE = 2
+
+def impl_spec(config) -> str:
+    return config.getoption("--impl") or os.environ.get("LC_IMPL") or "reference"
 
 
 class ScenarioFailure(Exception):
@@ -38,7 +40,7 @@ class SuiteSession:
         self.impl = None
         self.caps = None
         self.run_dir = None
-        self.results = {}       # id -> dict (controller side)
+        self.results: dict[str, Result] = {}     # id -> Result (controller side)
         self.table = None
         self.clauses = None
         self.expect = None
@@ -83,7 +85,7 @@ class SuiteSession:
                                             impl.name, self.table)
 
     def pytest_sessionstart(self, session):
-        from .scenario import Capabilities
+        from .capabilities import Capabilities
         self.caps = Capabilities()
         base = os.environ.get("LC_TMPDIR", tempfile.gettempdir())
         self.run_dir = tempfile.mkdtemp(prefix="lc-", dir=base)
@@ -99,7 +101,7 @@ class SuiteSession:
         stale = self.expect.stale({s["id"] for s in self.table}, self.selected,
                                   self.results) if self.expect else []
         self.stale = stale
-        unexpected = [r for r in self.results.values() if r.get("unexpected")]
+        unexpected = [r for r in self.results.values() if r.unexpected]
         if stale or unexpected:
             session.exitstatus = EXIT_UNEXPECTED
         elif exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) \
@@ -125,13 +127,14 @@ class SuiteSession:
     # -- results ----------------------------------------------------------------------
     def pytest_runtest_logreport(self, report):
         props = dict(report.user_properties)
-        if VERDICT_KEY not in props or report.when != "call" and not report.skipped:
+        if RESULT_KEY not in props or report.when != "call" and not report.skipped:
             return
-        self.results[props["id"]] = props
+        result = Result.from_dict(props[RESULT_KEY])
+        self.results[result.id] = result
 
     def pytest_report_teststatus(self, report, config):
         props = dict(report.user_properties)
-        verdict = props.get(VERDICT_KEY)
+        verdict = (props.get(RESULT_KEY) or {}).get("verdict")
         if verdict in ("CRASH", "TIMEOUT") and report.when == "call" and report.failed:
             return "failed", verdict[0], verdict
 
@@ -139,16 +142,16 @@ class SuiteSession:
         if self.is_worker or not self.results:
             return
         tr = terminalreporter
-        counts = report_mod.counts(self.results.values())
+        count = counts(r.verdict for r in self.results.values())
         tr.section(f"listen-conformance: {self.impl.name if self.impl else self.impl_spec}")
-        tr.write_line("  ".join(f"{k} {v}" for k, v in counts.items()))
-        levels = report_mod.levels(self.results.values())
-        tr.write_line(f"conforms (MUST scenarios): {levels['conforms']}    "
-                      f"behaves as Node does (all scenarios): {levels['node_identical']}")
+        tr.write_line("  ".join(f"{k} {v}" for k, v in count.items()))
+        judged = levels(self.results.values())
+        tr.write_line(f"conforms (MUST scenarios): {judged['conforms']}    "
+                      f"behaves as Node does (all scenarios): {judged['node_identical']}")
         for r in self.results.values():
-            if r.get("unexpected"):
-                tr.write_line(f"UNEXPECTED {r['lc_verdict']} {r['id']}"
-                              + (f" (expected {r['expected']})" if r.get("expected") else ""))
+            if r.unexpected:
+                tr.write_line(f"UNEXPECTED {r.verdict} {r.id}"
+                              + (f" (expected {r.expected})" if r.expected else ""))
         for sid in getattr(self, "stale", []):
             tr.write_line(f"STALE expectation: {sid} (no such scenario, or it did not run)")
         for p in getattr(self, "report_paths", []):
@@ -181,7 +184,7 @@ class ScenarioItem(pytest.Item):
             self.add_marker(pytest.mark.clause(c))
 
     def runtest(self):
-        from .scenario import Executor
+        from .executor import Executor
         suite = self.parent.suite
         sc = self.scenario
         ex = Executor(suite.impl, sc, suite.run_dir, suite.index[sc["id"]], suite.caps,
@@ -189,16 +192,14 @@ class ScenarioItem(pytest.Item):
         v = ex.execute()
         self.verdict = v
         exp = suite.expect.get(sc["id"]) if suite.expect else None
-        props = {VERDICT_KEY: v.verdict, "id": sc["id"], "clauses": sc["clauses"],
-                 "level": sc["level"], "message": v.message, "applies": sc["applies"]}
-        if exp:
-            props["expected"] = exp["verdict"]
-            props["expected_reason"] = exp.get("reason", "")
-        props["unexpected"] = bool(exp and exp["verdict"] != v.verdict) or \
-            (not exp and v.verdict in ("FAIL", "CRASH", "TIMEOUT") and suite.expect is not None
-             and suite.expect.active)
-        for k, val in props.items():
-            self.user_properties.append((k, val))
+        result = Result(
+            id=sc["id"], clauses=list(sc["clauses"]), level=sc["level"], applies=sc["applies"],
+            verdict=v.verdict, message=v.message, step=v.step,
+            expected=exp["verdict"] if exp else None,
+            expected_reason=exp.get("reason", "") if exp else "",
+            unexpected=bool(exp and exp["verdict"] != v.verdict) or
+            (not exp and v.verdict in BAD and suite.expect is not None and suite.expect.active))
+        self.user_properties.append((RESULT_KEY, result.to_dict()))
         if exp and exp["verdict"] == v.verdict and v.verdict != "PASS":
             pytest.xfail(f"expected {v.verdict}: {exp.get('reason', '')}")
         if exp and exp["verdict"] != v.verdict and v.verdict == "PASS":

@@ -12,47 +12,13 @@ import pathlib
 import re
 import tomllib
 
+from . import values
 from .paths import CLAUSES, SCENARIO_DIR
+from .steps import KINDS, has_type, step_kind, type_name
 
 LEVELS = ("must", "node")
 APPLIES = ("all", "c", "js")
 NEEDS = ("ipv6", "nonroot", "abstract", "low-ports-privileged")
-
-# step kind -> the keys it may carry besides its own
-STEP_KINDS = {
-    # calls on the implementation
-    "server": set(),
-    "on": {"label", "srv"},
-    "listen": {"srv", "throws"},
-    "close": {"srv"},
-    "abort": {"srv"},
-    "mksock": {"family", "address", "port", "path", "bind", "listen", "backlog"},
-    "wait": {"srv", "ms"},
-    "settle": set(),
-    # expectations
-    "events": set(),
-    "error": {"srv"},
-    "address": {"srv"},
-    "listening": {"srv"},
-    "backlog": {"srv"},
-    "sockopt": {"srv"},
-    "connect": {"srv", "via", "user", "path"},
-    "file": {"exists", "socket", "mode"},
-    # the harness acting outside the implementation
-    "occupy": {"address", "ipv6Only"},
-    "occupy_path": set(),
-    "release": set(),
-    "stale": set(),
-    "touch": set(),
-    "mkdir": {"mode"},
-    "timewait": {"srv"},
-}
-EXPECTATION_KINDS = {"events", "error", "address", "listening", "backlog",
-                     "sockopt", "connect", "file"}
-IMPL_OPS = {"server", "on", "listen", "close", "abort", "mksock", "wait", "settle"}
-# A step that can make a scenario fail: an expectation, a listen that must
-# (not) throw, or a wait that must be satisfied.
-ASSERTING_KINDS = EXPECTATION_KINDS | {"listen", "wait", "timewait"}
 
 ID_RE = re.compile(r"^[a-z0-9]+(\.[a-z0-9][a-z0-9-]*)+$")
 
@@ -82,11 +48,6 @@ def load_clauses(path: pathlib.Path = CLAUSES) -> dict[str, Clause]:
     if not clauses:
         raise TableError(f"{path}: no clause rows found")
     return clauses
-
-
-def step_kind(step: dict) -> str:
-    """A step's kind is its first key (FORMAT.md)."""
-    return next(iter(step))
 
 
 def load(directory: pathlib.Path = SCENARIO_DIR, clauses=None) -> list[dict]:
@@ -153,26 +114,42 @@ def lint(sc: dict, clauses: dict) -> list[str]:
             out.append(f"unknown need '{n}' (known: {', '.join(NEEDS)})")
     if "node" in sc and not re.match(r"^(>=|<|<=|>|==)\d+\.\d+\.\d+$", sc["node"]):
         out.append(f"node range '{sc['node']}' is not like '>=22.12.0'")
+    if not isinstance(sc["steps"], list):
+        return out + ["steps is not a list"]
     asserting = 0
     for j, step in enumerate(sc["steps"]):
-        if not isinstance(step, dict) or not step:
-            out.append(f"step {j + 1} is not an inline table")
-            continue
-        kind = step_kind(step)
-        if kind not in STEP_KINDS:
-            out.append(f"step {j + 1}: unknown step kind '{kind}'")
-            continue
-        extra = set(step) - {kind} - STEP_KINDS[kind]
-        if extra:
-            out.append(f"step {j + 1} ({kind}): unknown key(s) {sorted(extra)}")
-        if kind in ASSERTING_KINDS:
+        out += [f"step {j + 1}{p}" for p in lint_step(step)]
+        if isinstance(step, dict) and step and step_kind(step) in KINDS \
+                and KINDS[step_kind(step)].asserting:
             asserting += 1
-        if kind == "listen" and not isinstance(step["listen"], list):
-            out.append(f"step {j + 1}: listen takes a list of arguments")
-        if kind == "events" and not isinstance(step["events"], list):
-            out.append(f"step {j + 1}: events takes a list")
+    for v in values.tokens_in([sc["steps"]]):
+        try:
+            values.parse(v)
+        except values.TokenError as e:
+            out.append(str(e))
     if asserting == 0:
         out.append("has no step that can fail")
+    return out
+
+
+def lint_step(step) -> list[str]:
+    """What is wrong with one step, against its kind's declaration (steps.py)."""
+    if not isinstance(step, dict) or not step:
+        return [" is not an inline table"]
+    kind = step_kind(step)
+    k = KINDS.get(kind)
+    if k is None:
+        return [f": unknown step kind '{kind}' (known: {', '.join(KINDS)})"]
+    out = []
+    extra = set(step) - {kind} - set(k.keys)
+    if extra:
+        out.append(f" ({kind}): unknown key(s) {sorted(extra)}")
+    for key, want in [(kind, k.value), *k.keys.items()]:
+        if key in step and not has_type(step[key], want):
+            out.append(f" ({kind}): {key} must be {type_name(want)}, not {step[key]!r}")
+    if kind == "events" and isinstance(step["events"], list) and \
+            not all(isinstance(e, str) for e in step["events"]):
+        out.append(" (events): every event is a string")
     return out
 
 

@@ -1,0 +1,230 @@
+"""Running one scenario: steps in, a verdict out.
+
+The executor walks a scenario's steps (conformance/FORMAT.md); what each kind
+of step does is declared in steps.py.  Calls go to the runner, expectations
+are checked against what the runner reported and against what the kernel
+says, and harness steps act outside the implementation.  The first
+expectation that does not hold ends the scenario with FAIL, quoting the step,
+expected and actual.  A lost runner is CRASH or TIMEOUT.  Nothing here raises
+past `execute()`.
+
+The executor is also the context tokens resolve against (values.py): the
+scenario's directory, its reserved ports, its sockets made by `mksock`.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+
+from . import observe
+from .capabilities import NOBODY, Capabilities
+from .observe import ObserveError
+from .runner import RunnerLost, SetupError
+from .steps import KINDS, step_kind
+from .values import TokenError, resolve
+from .verdicts import Fail, Skip, Verdict
+
+
+class Executor:
+    def __init__(self, impl, sc: dict, run_dir: str, idx: int, caps: Capabilities,
+                 node_version_ok=None):
+        self.impl = impl
+        self.sc = sc
+        self.caps = caps
+        self.idx = idx
+        self.run_id = os.path.basename(run_dir).removeprefix("lc-")
+        self.dir = os.path.join(run_dir, str(idx))
+        self.nonroot = "nonroot" in sc.get("needs", []) and caps.root
+        self.user = NOBODY if self.nonroot else None
+        self.runner = None
+        self.pid = None
+        self.events: list[dict] = []
+        self.checked = 0          # events already matched by an `events` step
+        self.consumed: dict = {}  # (srv, name) -> emissions used by `wait`
+        self.ports: dict[str, socket.socket] = {}
+        self.occupants: dict[str, socket.socket] = {}
+        self.fds: dict[str, int] = {}
+        self.last_port: dict[str, int] = {}
+        self.last_addr: dict[str, object] = {}
+        self.node_version_ok = node_version_ok
+
+    # -- token context --------------------------------------------------------
+    def port(self, name):
+        if name not in self.ports:
+            fam = socket.AF_INET6 if self.caps.ipv6 else socket.AF_INET
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", 0))
+            self.ports[name] = s
+        return self.ports[name].getsockname()[1]
+
+    def remember(self, srv, value):
+        """Keep the last non-null address a server reported."""
+        if isinstance(value, dict) and value.get("port"):
+            self.last_port[srv] = value["port"]
+            self.last_addr[srv] = value
+        elif isinstance(value, str):
+            self.last_addr[srv] = value
+
+    def port_of(self, srv):
+        value = self.call({"op": "address", "srv": srv}).get("value")
+        self.remember(srv, value)
+        if srv not in self.last_port:
+            raise Fail(f"@port-of:{srv}: server {srv} has never reported a port")
+        return self.last_port[srv]
+
+    def fd(self, name):
+        if name not in self.fds:
+            raise Fail(f"@fd:{name}: no mksock step made '{name}'")
+        return self.fds[name]
+
+    # -- running ----------------------------------------------------------------
+    def execute(self) -> Verdict:
+        sc = self.sc
+        why_not = self.caps.missing(sc.get("needs", []))
+        if why_not:
+            return Verdict("SKIP", why_not)
+        if sc.get("applies", "all") == "js" and self.impl.kind == "c":
+            return Verdict("SKIP", "JavaScript-only scenario (a JavaScript typing "
+                                   "question the C shim ABI cannot express)")
+        if sc.get("applies", "all") == "c" and self.impl.kind == "js":
+            return Verdict("SKIP", "C-only scenario (a detail of the C shim ABI)")
+        if self.node_version_ok is not None:
+            reason = self.node_version_ok(sc)
+            if reason:
+                return Verdict("SKIP", reason)
+        step_no = None
+        try:
+            self._setup_dir()
+            try:
+                self.runner = self.impl.runner(self.user)
+            except SetupError as e:
+                if self.user:
+                    return Verdict("SKIP", f"cannot run the implementation as "
+                                           f"'{self.user}': {e}")
+                raise
+            self.runner.events = self.events
+            begin = {"op": "begin", "id": sc["id"], "cwd": self.dir}
+            if "umask" in sc:
+                begin["umask"] = sc["umask"]
+            r = self.call(begin)
+            self.pid = r.get("pid")
+            for step_no, step in enumerate(sc["steps"], 1):
+                self.step(step)
+            step_no = None
+            self.end()
+            return Verdict("PASS")
+        except TokenError as e:
+            self._end_quietly()
+            return Verdict("FAIL", f"a value of the scenario cannot be made: {e}", step_no)
+        except Fail as f:
+            msg = f.message
+            if f.expected is not None or f.actual is not None:
+                msg += f"\n  expected: {f.expected}\n  actual:   {f.actual}"
+            self._end_quietly()
+            return Verdict("FAIL", msg, step_no)
+        except RunnerLost as e:
+            tail = self.runner.stderr_tail() if self.runner else ""
+            if not e.runner_ok:
+                self.impl.discard(self.user)
+            return Verdict(e.verdict, e.message + tail, step_no)
+        except Skip as s:
+            self._end_quietly()
+            return Verdict("SKIP", str(s))
+        finally:
+            self._cleanup()
+
+    def call(self, cmd, timeout=5.0):
+        try:
+            return self.runner.call(cmd, timeout=timeout)
+        except RunnerLost as e:
+            if e.verdict == "TIMEOUT":
+                self.runner.kill_scenario(self.pid)
+            raise
+
+    def end(self):
+        r = self.call({"op": "end"})
+        if r.get("r") != "ok":
+            raise Fail(f"ending the scenario failed: {r.get('message', r)}")
+        status = r.get("status", "exit 0")
+        if status != "exit 0":
+            raise RunnerLost("CRASH", f"the scenario's process ended with {status} "
+                             f"when its servers were freed", runner_ok=True)
+        if r.get("clean") is False:
+            # The JS runner could not shut everything the scenario made; it is
+            # replaced so that the next scenario starts clean.
+            self.impl.discard(self.user)
+
+    def _end_quietly(self):
+        try:
+            if self.runner and self.runner.alive():
+                self.call({"op": "end"}, timeout=3)
+        except (RunnerLost, Fail):
+            self.impl.discard(self.user)
+
+    def _setup_dir(self):
+        os.makedirs(self.dir, exist_ok=True)
+        if self.nonroot:
+            pw = pwd.getpwnam(NOBODY)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+
+    def _cleanup(self):
+        for s in list(self.ports.values()) + list(self.occupants.values()):
+            s.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- steps -------------------------------------------------------------------
+    def step(self, step: dict):
+        KINDS[step_kind(step)].run(self, step)
+
+    def ok(self, r, what):
+        if r.get("r") == "ok":
+            return r
+        if r.get("r") == "throw":
+            raise Fail(f"{what} threw {r.get('code')}: {r.get('message', '')}",
+                       "no throw", r.get("code"))
+        raise Fail(f"{what}: the runner answered {r.get('r')}: {r.get('message', r)}")
+
+    def srv(self, step):
+        return step.get("srv", "A")
+
+    def emissions(self, srv, name):
+        return [e for e in self.events
+                if e["ev"] == "emit" and e.get("srv", "A") == srv and e.get("name") == name]
+
+    def listening_fd(self, srv):
+        fd = self.ok(self.call({"op": "fd", "srv": srv}), "fd").get("value")
+        if not isinstance(fd, int) or fd < 0:
+            raise Fail(f"server {srv} has no listening socket to inspect", "an fd", fd)
+        return fd
+
+    def target(self, step):
+        """Where a connection for this step goes: (host, port) or a path."""
+        if "path" in step:
+            p = resolve(step["path"], self)
+            return p if p.startswith(("/", "\0")) else os.path.join(self.dir, p)
+        srv = self.srv(step)
+        value = self.ok(self.call({"op": "address", "srv": srv}), "address()").get("value")
+        if value is None:
+            # Closed (or never bound): connect where it last listened, so that
+            # "connect = 'refused'" after close() means something.
+            value = self.last_addr.get(srv)
+        if isinstance(value, str):
+            return value if value.startswith(("/", "\0")) else os.path.join(self.dir, value)
+        if not isinstance(value, dict):
+            raise Fail(f"server {srv} has no address to connect to, now or before",
+                       "an address", value)
+        self.remember(srv, value)
+        try:
+            host = observe.loopback_target(value["address"], value.get("family"),
+                                           step.get("via"))
+        except ObserveError as e:
+            raise Fail(str(e)) from None
+        return (host, value["port"])
+
+    def abs(self, path):
+        return path if path.startswith(("/", "\0")) else os.path.join(self.dir, path)

@@ -1,0 +1,699 @@
+"""Every kind of step, declared once: its keys and their types, how it runs,
+how it reads in words, and its line in conformance/FORMAT.md.
+
+A step is an inline table whose first key names its kind (FORMAT.md,
+"Steps").  Each kind below is one class registered with @kind:
+
+    name        the first key
+    group       CALL (sent to the implementation), EXPECT (an assertion),
+                HARNESS (the harness acting outside the implementation)
+    value       the type(s) of the first key's value
+    keys        the other keys it may carry, with their types
+    asserting   whether it can make a scenario fail
+    example     FORMAT.md's example and its meaning (`doc`)
+    run(ex, step)    what the executor (executor.Executor) does
+    words(w, step)   the sentence the document (specdoc.Words) writes
+
+The table's lint, the executor, the spec generator, `show` and FORMAT.md's
+step tables all read KINDS; a new step kind is one class in this file.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import time
+
+from . import observe
+from .cabi import NotExpressible, to_c
+from .events import canon_event, event_text
+from .observe import ObserveError
+from .values import ANY, js, matches, resolve, to_protocol
+from .verdicts import Fail, Skip
+
+CALL, EXPECT, HARNESS = "call", "expect", "harness"
+GROUP_TITLES = {CALL: "Calls on the implementation (sent to the runner)",
+                EXPECT: "Expectations (each one an assertion that can fail)",
+                HARNESS: "The harness acting outside the implementation"}
+
+# How long a `wait` step waits for its event.  Events on loopback come in
+# milliseconds; the mutant self-test shortens it (LC_WAIT_MS) because a
+# mutant that never emits makes every wait run out.  Documents quote the
+# default, so they do not depend on the environment.
+DEFAULT_WAIT_MS = 1500
+WAIT_MS = int(os.environ.get("LC_WAIT_MS", DEFAULT_WAIT_MS))
+# timewait: how long the server may take to close an accepted connection,
+# and how long the TIME_WAIT socket may take to show in sock_diag.
+TIMEWAIT_CLOSE_S = 2.0
+TIMEWAIT_SHOW_S = 1.0
+
+FAMILY_WORDS = {"tcp4": "a TCP/IPv4 socket", "tcp6": "a TCP/IPv6 socket",
+                "unix": "a Unix-domain (IPC) socket"}
+ON_OFF = {True: "on", False: "off"}
+
+KINDS: dict[str, type] = {}
+
+
+def kind(cls):
+    """Register a step kind (see the module's docstring for the attributes)."""
+    for attr in ("name", "group", "value", "keys", "asserting", "example", "doc",
+                 "run", "words"):
+        if not hasattr(cls, attr):
+            raise TypeError(f"step kind {cls.__name__} lacks '{attr}'")
+    assert cls.group in GROUP_TITLES, cls.name
+    KINDS[cls.name] = cls
+    return cls
+
+
+def seconds(ms: int) -> str:
+    """A deadline in words: 1500 -> '1.5 s', 3000 -> '3 s', 250 -> '250 ms'."""
+    if ms % 100:
+        return f"{ms} ms"
+    s = ms / 1000
+    return f"{s:g} s"
+
+
+SRV = {"srv": str}
+
+
+# ---------------------------------------------------------------------------
+# Calls on the implementation
+
+@kind
+class Server:
+    name, group, value, keys, asserting = "server", CALL, str, {}, False
+    example, doc = '`{ server = "B" }`', "create another server"
+
+    def run(ex, step):
+        ex.ok(ex.call({"op": "server", "srv": step["server"]}), "creating a server")
+
+    def words(w, step):
+        return f"A second server, {step['server']}, is created (`const " \
+               f"{step['server'].lower()} = net.createServer()`); the first one is server A."
+
+
+@kind
+class On:
+    name, group, value, keys, asserting = "on", CALL, str, {"label": str, **SRV}, False
+    example, doc = '`{ on = "listening", label = "L1" }`', "`server.on('listening', L1)`"
+
+    def run(ex, step):
+        ex.ok(ex.call({"op": "on", "srv": ex.srv(step), "event": step["on"],
+                       "label": step.get("label", step["on"])}), "on()")
+
+    def words(w, step):
+        ev, label = step["on"], step.get("label", step["on"])
+        w.roles[label] = f"the '{ev}' listener"
+        return f"`{label}` is added as {w.a(repr(ev))} listener " \
+               f"(`{w.obj(step)}.on('{ev}', {label})`)."
+
+
+@kind
+class Listen:
+    name, group, value, keys, asserting = "listen", CALL, list, {"throws": str, **SRV}, True
+    call_text = "listen()"
+    example = "`{ listen = [ARGS...] }`"
+    doc = ("`server.listen(ARGS...)`; fails the scenario if it throws. With "
+           "`throws = \"CODE\"`: it must throw that code")
+
+    def run(ex, step):
+        args = resolve(step["listen"], ex)
+        cmd = {"op": "listen", "srv": ex.srv(step)}
+        if ex.impl.kind == "c":
+            try:
+                cmd.update(to_c(args))
+            except NotExpressible as e:
+                raise Skip(f"the C shim ABI cannot express this call ({e})") from None
+        else:
+            cmd["args"] = to_protocol(args)
+        r = ex.call(cmd)
+        call = f"listen({', '.join(js(a) for a in args)})"
+        if "throws" in step:
+            if r.get("r") == "throw":
+                if r.get("code") != step["throws"]:
+                    raise Fail(f"{call} threw the wrong error", step["throws"], r.get("code"))
+                return
+            if r.get("r") == "ok":
+                raise Fail(f"{call} returned; it must throw", step["throws"], "no throw")
+        ex.ok(r, call)
+
+    def words(w, step):
+        args = step["listen"]
+        if args and isinstance(args[-1], str) and (args[-1] == "@cb" or
+                                                    args[-1].startswith("@fn:")):
+            label = "cb" if args[-1] == "@cb" else args[-1][4:]
+            w.roles.setdefault(label, "the listen() callback")
+        call = f"`{w.obj(step)}.listen({', '.join(w.value(a) for a in args)})`"
+        if "throws" in step:
+            return f"{call} must throw synchronously, an error with code {step['throws']}."
+        return f"{w.subject(step)} listens with {call}; the call returns without throwing."
+
+
+@kind
+class Close:
+    name, group, value, keys, asserting = "close", CALL, (bool, str), SRV, False
+    call_text = "close()"
+    example = '`{ close = "C1" }` / `{ close = true }`'
+    doc = "`server.close(C1)` / `server.close()`"
+
+    def run(ex, step):
+        cmd = {"op": "close", "srv": ex.srv(step)}
+        if isinstance(step["close"], str):
+            cmd["cb"] = step["close"]
+        ex.ok(ex.call(cmd), "close()")
+
+    def words(w, step):
+        c = step["close"]
+        if isinstance(c, str):
+            w.roles.setdefault(c, "the close() callback")
+            return f"{w.subject(step)} is closed with `{w.obj(step)}.close({c})`."
+        return f"{w.subject(step)} is closed with `{w.obj(step)}.close()`."
+
+
+@kind
+class Abort:
+    name, group, value, keys, asserting = "abort", CALL, bool, SRV, False
+    call_text = "abort()"
+    example, doc = "`{ abort = true }`", "abort the AbortSignal"
+
+    def run(ex, step):
+        ex.ok(ex.call({"op": "abort", "srv": ex.srv(step)}), "abort()")
+
+    def words(w, step):
+        return "The AbortSignal passed to listen() is aborted (`controller.abort()`)."
+
+
+@kind
+class Mksock:
+    name, group, value, asserting = "mksock", CALL, str, False
+    keys = {"family": str, "address": str, "port": (int, str), "path": str, "bind": bool,
+            "listen": bool, "backlog": int}
+    example = '`{ mksock = "H", family = "tcp4", address = "127.0.0.1", port = 0 }`'
+    doc = "make a bound socket for the handle forms (`path = ...` for `unix`)"
+
+    def run(ex, step):
+        cmd = {"op": "mksock", "name": step["mksock"],
+               "family": step.get("family", "tcp4"), "bind": step.get("bind", True),
+               "listen": step.get("listen", False)}
+        for k in ("address", "port", "path", "backlog"):
+            if k in step:
+                cmd[k] = resolve(step[k], ex)
+        r = ex.call(cmd)
+        if r.get("r") == "error" and "--expose-internals" in str(r.get("message")):
+            # A runtime without Node's internal bindings cannot make a raw
+            # handle: the handle scenarios cannot run there, which is no FAIL.
+            raise Skip(f"the runtime cannot make a bare socket handle: {r['message']}")
+        r = ex.ok(r, "making a socket for the handle form")
+        ex.fds[step["mksock"]] = r["fd"]
+
+    def words(w, step):
+        fam = step.get("family", "tcp4")
+        what = FAMILY_WORDS.get(fam, f"a {fam} socket")
+        bound = step.get("bind", True)
+        if not bound:
+            where = ", not yet bound"
+        elif fam == "unix":
+            where = f" bound to {w.value(step['path'])}" if "path" in step else " bound"
+        else:
+            addr = step.get("address", "::1" if fam == "tcp6" else "127.0.0.1")
+            port = step.get("port", 0)
+            where = f" bound to {w.value(addr)} port " \
+                    f"{'0 (any free port)' if port == 0 else w.value(port)}"
+        lst = f", listening with backlog {step.get('backlog', 511)}" if step.get("listen") \
+            else ", not listening"
+        return f"The runner (not the implementation) makes {what} named " \
+               f"{step['mksock']}{where}{lst}, for the handle forms."
+
+
+@kind
+class Wait:
+    name, group, value, keys, asserting = "wait", CALL, str, {"ms": int, **SRV}, True
+    example = '`{ wait = "listening" }`'
+    doc = (f"run the event loop until the server emits it (deadline "
+           f"{seconds(DEFAULT_WAIT_MS)}; `ms = N` for another)")
+
+    def run(ex, step):
+        srv, name = ex.srv(step), step["wait"]
+        ms = step.get("ms", WAIT_MS)
+        used = ex.consumed.get((srv, name), 0)
+        if len(ex.emissions(srv, name)) <= used:
+            r = ex.call({"op": "run", "srv": srv, "until": name, "ms": ms},
+                        timeout=ms / 1000 + 5)
+            if r.get("r") == "timeout" or len(ex.emissions(srv, name)) <= used:
+                seen = [event_text(e) for e in ex.events]
+                raise Fail(f"server {srv} did not emit '{name}' within {ms} ms",
+                           f"emit {name}", seen or "no events")
+            ex.ok(r, f"running until '{name}'")
+        ex.consumed[(srv, name)] = used + 1
+        if name == "listening":
+            # Note where it listens, for @port-of and for connections after close().
+            ex.remember(srv, ex.call({"op": "address", "srv": srv}).get("value"))
+
+    def words(w, step):
+        within = seconds(step.get("ms", DEFAULT_WAIT_MS))
+        return f"The event loop runs until {w.srv_name(step.get('srv', 'A'))} emits " \
+               f"'{step['wait']}' (which must happen within {within})."
+
+
+@kind
+class Settle:
+    name, group, value, keys, asserting = "settle", CALL, bool, {}, False
+    example = "`{ settle = true }`"
+    doc = "run what is already due, so that a missing or extra event shows"
+
+    def run(ex, step):
+        ex.ok(ex.call({"op": "settle"}), "settling")
+
+    def words(w, step):
+        return "The event loop runs what is already due, so that a missing or an extra " \
+               "event would show."
+
+
+# ---------------------------------------------------------------------------
+# Expectations
+
+@kind
+class Events:
+    name, group, value, keys, asserting = "events", EXPECT, list, {}, True
+    example = "`{ events = [...] }`"
+    doc = ("the exact events since the previous `events` step: `\"emit listening\"`, "
+           "`\"call L1\"`, `\"emit error EADDRINUSE\"`, `\"call C1 ERR_SERVER_NOT_RUNNING\"`, "
+           "`\"emit close\"`; prefixed `\"sync \"` when reported while the call that caused "
+           "it had not yet returned; `\"B: \"` for server B")
+
+    def run(ex, step):
+        want = [canon_event(e) for e in step["events"]]
+        got = [event_text(e) for e in ex.events[ex.checked:]]
+        ex.checked = len(ex.events)
+        if want != got:
+            raise Fail("the events are not the expected ones, in order", want, got)
+
+    def words(w, step):
+        evs = step["events"]
+        if not evs:
+            if w.last_call:
+                return f"When {w.last_call} has returned, nothing has been emitted yet " \
+                       f"and no callback has run."
+            return "Nothing has been emitted and no callback has run since the previous check."
+        parts = [w.event(e) for e in evs]
+        head = f"When {w.last_call} has returned," if w.last_call \
+            else "Since the previous check,"
+        if len(parts) == 1:
+            return f"{head} exactly one thing happened: {parts[0]}."
+        return f"{head} exactly this happened, in this order: {parts[0]}, " \
+               + ", ".join(f"then {p}" for p in parts[1:]) + "."
+
+
+@kind
+class Error:
+    name, group, value, keys, asserting = "error", EXPECT, dict, SRV, True
+    example = "`{ error = { code = ..., errno = ..., syscall = ..., address = ..., port = ... } }`"
+    doc = "fields of the last `'error'` emitted"
+
+    def run(ex, step):
+        srv = ex.srv(step)
+        errs = [e for e in ex.emissions(srv, "error")]
+        if not errs:
+            raise Fail(f"server {srv} emitted no 'error'", step["error"], "no error")
+        got = errs[-1].get("error") or {}
+        want = resolve(step["error"], ex)
+        bad = {k: got.get(k) for k, v in want.items() if v != ANY and got.get(k) != v}
+        if bad:
+            raise Fail("the error's fields differ", want, {k: got.get(k) for k in want})
+
+    def words(w, step):
+        fields = []
+        for k, v in step["error"].items():
+            val = "any value" if v == "@any" else (v if k == "code" else w.value(v))
+            fields.append(f"{k} {val}")
+        return f"The last 'error' {w.srv_name(step.get('srv', 'A'))} emitted has " \
+               + w.and_(fields) + "."
+
+
+@kind
+class Address:
+    name, group, value, keys, asserting = "address", EXPECT, (dict, str), SRV, True
+    example = "`{ address = VALUE }`"
+    doc = ("`server.address()` equals VALUE (`\"@null\"`, a path token, or a table with "
+           "`@any` allowed)")
+
+    def run(ex, step):
+        srv = ex.srv(step)
+        got = ex.ok(ex.call({"op": "address", "srv": srv}), "address()").get("value")
+        ex.remember(srv, got)
+        want = resolve(step["address"], ex)
+        if not matches(want, got):
+            raise Fail("server.address() differs", js(want), js(got))
+
+    def words(w, step):
+        v = step["address"]
+        call = f"`{w.obj(step)}.address()`"
+        if v == "@null":
+            return f"{call} returns null."
+        if isinstance(v, dict):
+            fields = [f"{k} {'of any value' if x == '@any' else w.value(x)}"
+                      for k, x in v.items()]
+            return f"{call} returns an object with " + w.and_(fields) + "."
+        return f"{call} returns {w.value(v)}."
+
+
+@kind
+class Listening:
+    name, group, value, keys, asserting = "listening", EXPECT, bool, SRV, True
+    example, doc = "`{ listening = BOOL }`", "`server.listening`"
+
+    def run(ex, step):
+        got = ex.ok(ex.call({"op": "listening", "srv": ex.srv(step)}),
+                    "listening").get("value")
+        if got is not step["listening"]:
+            raise Fail("server.listening differs", step["listening"], got)
+
+    def words(w, step):
+        return f"`{w.obj(step)}.listening` is {w.value(step['listening'])}."
+
+
+@kind
+class Backlog:
+    name, group, value, keys, asserting = "backlog", EXPECT, int, SRV, True
+    example = "`{ backlog = N }`"
+    doc = ("the backlog the **kernel** holds for the listening socket (sock_diag), compared "
+           "with `min(N, somaxconn)`")
+
+    def run(ex, step):
+        fd = ex.listening_fd(ex.srv(step))
+        want = min(step["backlog"], observe.somaxconn())
+        try:
+            got = observe.kernel_backlog(ex.pid, fd)
+        except ObserveError as e:
+            raise Fail(f"cannot read the backlog from the kernel: {e}") from None
+        if got != want:
+            raise Fail(f"the kernel holds backlog {got} for the listening socket "
+                       f"(sock_diag); min({step['backlog']}, somaxconn "
+                       f"{observe.somaxconn()}) is {want}", want, got)
+
+    def words(w, step):
+        return f"The kernel holds a backlog (accept queue limit) of {step['backlog']} for " \
+               f"the listening socket of {w.srv_name(step.get('srv', 'A'))}, or " \
+               f"somaxconn when that is smaller (read with sock_diag)."
+
+
+@kind
+class Sockopt:
+    name, group, value, keys, asserting = "sockopt", EXPECT, dict, SRV, True
+    example = "`{ sockopt = { SO_REUSEADDR = 1, IPV6_V6ONLY = 0, SO_REUSEPORT = 0 } }`"
+    doc = ("options read from the listening socket, duplicated out of the implementation's "
+           "process with `pidfd_getfd`")
+
+    def run(ex, step):
+        fd = ex.listening_fd(ex.srv(step))
+        try:
+            got = observe.sockopts(ex.pid, fd, step["sockopt"])
+        except ObserveError as e:
+            raise Fail(f"cannot read socket options: {e}") from None
+        want = dict(step["sockopt"])
+        norm = {k: (bool(v) if isinstance(v, int) and k != "SO_TYPE" and k != "SO_DOMAIN"
+                    else v) for k, v in got.items()}
+        if any(norm[k] != (bool(v) if k not in ("SO_TYPE", "SO_DOMAIN") else v)
+               for k, v in want.items()):
+            raise Fail("socket options on the listening socket differ", want, got)
+
+    def words(w, step):
+        opts = []
+        for k, v in step["sockopt"].items():
+            opts.append(f"{k} {ON_OFF[bool(v)]}" if k not in ("SO_TYPE", "SO_DOMAIN")
+                        else f"{k} {v}")
+        return f"The listening socket of {w.srv_name(step.get('srv', 'A'))} has " \
+               + w.and_(opts) + " (read from a duplicate of the socket taken out of the " \
+                                "implementation's process)."
+
+
+@kind
+class Connect:
+    name, group, value, asserting = "connect", EXPECT, str, True
+    keys = {"via": str, "user": str, "path": str, **SRV}
+    example = '`{ connect = "ok" }` / `"refused"` / `"eacces"`'
+    doc = ("a real connection from the harness to the server's address over loopback "
+           "(`via = \"127.0.0.1\"` picks the address; `user = \"nobody\"` connects as that "
+           "user)")
+
+    def run(ex, step):
+        target = ex.target(step)
+        user = step.get("user")
+        if user and not ex.caps.root:
+            raise Skip(f"connecting as '{user}' needs the harness to run as root")
+        got = observe.connect(target, user=user)
+        if got != step["connect"]:
+            raise Fail(f"a connection to {js(target)}"
+                       + (f" as {user}" if user else "") + " did not go as expected",
+                       step["connect"], got)
+
+    def words(w, step):
+        target = f"the address of {w.srv_name(step.get('srv', 'A'))}"
+        if "path" in step:
+            target = f"the path {w.value(step['path'])}"
+        extra = ""
+        if "via" in step:
+            extra += f" through {step['via']}"
+        if "user" in step:
+            extra += f" as user {step['user']}"
+        outcome = {"ok": "succeeds", "refused": "is refused (ECONNREFUSED)",
+                   "eacces": "fails with EACCES (permission denied)"}.get(
+            step["connect"], f"ends with {step['connect']}")
+        return f"A connection from the harness to {target}{extra} {outcome}."
+
+
+@kind
+class File:
+    name, group, value, asserting = "file", EXPECT, str, True
+    keys = {"exists": bool, "socket": bool, "mode": int}
+    example = "`{ file = TOKEN, exists = BOOL, socket = BOOL, mode = 0o777 }`"
+    doc = "the filesystem entry at a path"
+
+    def run(ex, step):
+        path = resolve(step["file"], ex)
+        path = path if path.startswith("/") else os.path.join(ex.dir, path)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            st = None
+        if "exists" in step and (st is not None) != step["exists"]:
+            raise Fail(f"{path} " + ("is missing" if st is None else "is still there"),
+                       "exists" if step["exists"] else "absent",
+                       "absent" if st is None else "exists")
+        if st is None:
+            if "socket" in step or "mode" in step:
+                raise Fail(f"{path} is missing", "a file", "absent")
+            return
+        if "socket" in step and stat.S_ISSOCK(st.st_mode) != step["socket"]:
+            raise Fail(f"{path} type differs", "socket" if step["socket"] else "not a socket",
+                       stat.filemode(st.st_mode))
+        if "mode" in step and (st.st_mode & 0o777) != step["mode"]:
+            raise Fail(f"{path} mode differs", oct(step["mode"]), oct(st.st_mode & 0o777))
+
+    def words(w, step):
+        path = w.value(step["file"])
+        facts = []
+        if "exists" in step:
+            facts.append("exists" if step["exists"] else "does not exist")
+        if "socket" in step:
+            facts.append("is a socket" if step["socket"] else "is not a socket")
+        if "mode" in step:
+            facts.append(f"has permissions {oct(step['mode'])}")
+        return f"The file system entry {path} " + w.and_(facts or ["is checked"]) + "."
+
+
+# ---------------------------------------------------------------------------
+# The harness acting outside the implementation
+
+@kind
+class Occupy:
+    name, group, value, asserting = "occupy", HARNESS, str, False
+    keys = {"address": str, "ipv6Only": bool}
+    example = '`{ occupy = "P", address = "127.0.0.1" }`'
+    doc = "a competing listener on reserved port P (`ipv6Only = true` for a v6-only one)"
+
+    def run(ex, step):
+        name = step["occupy"]
+        port = ex.port(name)
+        addr = step.get("address", "127.0.0.1")
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if fam == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY,
+                         1 if step.get("ipv6Only") else 0)
+        try:
+            s.bind((addr, port))
+            s.listen(8)
+        except OSError as e:
+            s.close()
+            raise Fail(f"the harness could not occupy {addr}:{port}: {e.strerror}") from None
+        ex.occupants[name] = s
+
+    def words(w, step):
+        addr = step.get("address", "127.0.0.1")
+        v6 = " (an IPv6-only one)" if step.get("ipv6Only") else ""
+        port = w.token(f"@port:{step['occupy']}")
+        return f"The harness occupies port `{port}` on {addr} with a competing " \
+               f"listener{v6}."
+
+
+@kind
+class OccupyPath:
+    name, group, value, keys, asserting = "occupy_path", HARNESS, str, {}, False
+    example, doc = "`{ occupy_path = TOKEN }`", "a competing live IPC listener on a path"
+
+    def run(ex, step):
+        path = ex.abs(resolve(step["occupy_path"], ex))
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(path)
+        s.listen(8)
+        ex.occupants[step["occupy_path"]] = s
+
+    def words(w, step):
+        return f"The harness puts a live competing IPC listener on " \
+               f"{w.value(step['occupy_path'])}."
+
+
+@kind
+class Release:
+    name, group, value, keys, asserting = "release", HARNESS, str, {}, False
+    example = '`{ release = "P" }`'
+    doc = "close that competitor (`release = TOKEN` for a path)"
+
+    def run(ex, step):
+        key = step["release"]
+        s = ex.occupants.pop(key, None)
+        if s is None:
+            raise Fail(f"release {key!r}: nothing occupies it")
+        s.close()
+        if key.startswith("@"):
+            path = ex.abs(resolve(key, ex))
+            if not path.startswith("\0"):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+
+    def words(w, step):
+        key = step["release"]
+        what = w.value(key) if key.startswith("@") else f"port `{key}`"
+        return f"The harness closes its competing listener on {what}."
+
+
+@kind
+class Stale:
+    name, group, value, keys, asserting = "stale", HARNESS, str, {}, False
+    example, doc = "`{ stale = TOKEN }`", "a socket file with no listener behind it"
+
+    def run(ex, step):
+        path = ex.abs(resolve(step["stale"], ex))
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(path)
+        s.close()  # the file stays: a socket file with no listener
+
+    def words(w, step):
+        return f"The harness leaves a socket file at {w.value(step['stale'])} with no " \
+               f"listener behind it (a stale socket)."
+
+
+@kind
+class Touch:
+    name, group, value, keys, asserting = "touch", HARNESS, str, {}, False
+    example, doc = "`{ touch = TOKEN }`", "a regular file"
+
+    def run(ex, step):
+        with open(ex.abs(resolve(step["touch"], ex)), "w"):
+            pass
+
+    def words(w, step):
+        return f"The harness creates a regular file at {w.value(step['touch'])}."
+
+
+@kind
+class Mkdir:
+    name, group, value, keys, asserting = "mkdir", HARNESS, str, {"mode": int}, False
+    example, doc = "`{ mkdir = TOKEN, mode = 0o700 }`", "a directory"
+
+    def run(ex, step):
+        path = ex.abs(resolve(step["mkdir"], ex))
+        os.mkdir(path)
+        os.chmod(path, step.get("mode", 0o755))
+
+    def words(w, step):
+        mode = f" with permissions {oct(step['mode'])}" if "mode" in step else ""
+        return f"The harness creates a directory at {w.value(step['mkdir'])}{mode}."
+
+
+@kind
+class Timewait:
+    name, group, value, keys, asserting = "timewait", HARNESS, bool, SRV, True
+    example = "`{ timewait = true }`"
+    doc = ("connect, let the server accept and close first, and check (sock_diag) that a "
+           "TIME_WAIT socket now holds the server's port")
+
+    def run(ex, step):
+        srv = ex.srv(step)
+        host, port = ex.target({"srv": srv})
+        try:
+            c = observe.open_connection((host, port))
+        except OSError as e:
+            raise Fail(f"connecting to {host}:{port} failed: {e.strerror}") from None
+        try:
+            Wait.run(ex, {"wait": "connection", "srv": srv})
+            c.settimeout(TIMEWAIT_CLOSE_S)
+            try:
+                while c.recv(4096):
+                    pass
+            except socket.timeout:
+                raise Fail("the server accepted but did not close the connection "
+                           f"within {seconds(int(TIMEWAIT_CLOSE_S * 1000))}") from None
+            except ConnectionResetError:
+                pass
+        finally:
+            c.close()
+        deadline = time.monotonic() + TIMEWAIT_SHOW_S
+        while not observe.timewait_on_port(port):
+            if time.monotonic() > deadline:
+                raise Fail(f"no TIME_WAIT socket on port {port} (sock_diag) after the "
+                           f"server closed the connection", "TIME_WAIT", "none")
+            time.sleep(0.005)
+
+    def words(w, step):
+        return f"The harness connects to {w.srv_name(step.get('srv', 'A'))}, which " \
+               f"accepts; the server closes the connection first, and a socket in TIME_WAIT " \
+               f"then holds the server's port (checked with sock_diag)."
+
+
+# ---------------------------------------------------------------------------
+# For the lint and the documents
+
+def step_kind(step: dict) -> str:
+    """A step's kind is its first key (FORMAT.md)."""
+    return next(iter(step))
+
+
+def type_name(t) -> str:
+    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
+             dict: "a table"}
+    ts = t if isinstance(t, tuple) else (t,)
+    return " or ".join(names.get(x, x.__name__) for x in ts)
+
+
+def has_type(v, t) -> bool:
+    ts = t if isinstance(t, tuple) else (t,)
+    if isinstance(v, bool):
+        return bool in ts
+    return isinstance(v, ts)
+
+
+def format_tables() -> str:
+    """FORMAT.md's step tables, made from KINDS."""
+    out = []
+    for group, title in GROUP_TITLES.items():
+        out += [f"**{title}:**", "", "| step | meaning |", "| --- | --- |"]
+        for k in KINDS.values():
+            if k.group == group:
+                out.append(f"| {k.example} | {k.doc} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

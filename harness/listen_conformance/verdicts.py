@@ -1,0 +1,94 @@
+"""Verdicts, the result of one scenario, and exit statuses: one definition each.
+
+A scenario ends as one verdict (README, "What a verdict means"); the executor
+makes a `Verdict`, the session adds the scenario's metadata and the
+expectation file's word to make a `Result`, and the report, the summary, the
+progress lines and the matrix all read Results (or the report's rows, which
+carry the same field names).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable
+
+PASS, FAIL, SKIP, CRASH, TIMEOUT = "PASS", "FAIL", "SKIP", "CRASH", "TIMEOUT"
+VERDICTS = (PASS, FAIL, SKIP, CRASH, TIMEOUT)       # the order of every summary
+BAD = (FAIL, CRASH, TIMEOUT)                         # what makes a run "not as expected"
+
+# Exit statuses of every command (make conformance, listen-conformance, pytest):
+EXIT_OK = 0            # every result as expected
+EXIT_UNEXPECTED = 1    # an unexpected result, an unexpected pass, a stale expectation
+EXIT_USAGE = 2         # bad input or a set-up that cannot run
+
+
+# The key under which a scenario's Result travels in pytest's user_properties
+# (so that it crosses from an xdist worker to the controller).
+RESULT_KEY = "lc_result"
+
+
+@dataclasses.dataclass
+class Verdict:
+    """What the executor concludes about one scenario."""
+    verdict: str
+    message: str = ""
+    step: int | None = None     # 1-based step that decided it, if one did
+
+
+@dataclasses.dataclass
+class Result:
+    """One scenario's result, from the executor to the report."""
+    id: str
+    clauses: list[str]
+    level: str
+    applies: str
+    verdict: str
+    message: str = ""
+    step: int | None = None
+    expected: str | None = None          # the expectation file's verdict, if any
+    expected_reason: str = ""
+    unexpected: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Result":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in fields})
+
+
+def counts(verdicts: Iterable[str]) -> dict[str, int]:
+    """{verdict: how many}, every verdict present, in VERDICTS order."""
+    out = {v: 0 for v in VERDICTS}
+    for v in verdicts:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def levels(results: Iterable[Result]) -> dict[str, str]:
+    """'conforms': every MUST scenario that ran passed; 'node_identical': every
+    scenario that ran passed.  'yes', 'no (N of M not PASS)' or 'n/a'."""
+    results = list(results)
+
+    def judge(rs):
+        ran = [r for r in rs if r.verdict != SKIP]
+        bad = [r for r in ran if r.verdict != PASS]
+        if not ran:
+            return "n/a"
+        return "yes" if not bad else f"no ({len(bad)} of {len(ran)} not PASS)"
+    return {"conforms": judge([r for r in results if r.level == "must"]),
+            "node_identical": judge(results)}
+
+
+class Fail(Exception):
+    """An expectation did not hold: the scenario is FAIL, with expected/actual."""
+
+    def __init__(self, message, expected=None, actual=None):
+        super().__init__(message)
+        self.message = message
+        self.expected = expected
+        self.actual = actual
+
+
+class Skip(Exception):
+    """The scenario cannot run here; the message is the reason."""
