@@ -1,4 +1,4 @@
-/* lc-fuzz-proto: lc_proto_parse() on any bytes.  It must never crash, never
+/* lc-fuzz-proto: lch__proto_parse() on any bytes.  It must never crash, never
  * read out of bounds, and answer every line with 0 or -1 and a message. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  lc_cmd_t cmd;
+  lch__cmd_t cmd;
   char err[512];
   int64_t seq;
   /* An exact-size copy, so ASan sees any read past the line. */
@@ -16,20 +16,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!line)
     return 0;
   memcpy(line, data, size);
-  int rc = lc_proto_parse(line, size, &cmd, err, sizeof(err));
+  int rc = lch__proto_parse(line, size, &cmd, err, sizeof(err));
   if (rc == 0) {
     /* What a command promises the host. */
     if (!cmd.srv || !cmd.op_name)
       abort();
-    if (cmd.op == LC_OP_LISTEN && cmd.listen.size != sizeof(lc_listen_t))
+    if (cmd.op == LCH_OP_LISTEN && cmd.listen.size != sizeof(lc_listen_t))
       abort();
     if ((cmd.listen.has & LC_HAS_PATH) && !cmd.listen.path)
       abort();
   } else if (rc != -1 || err[0] == '\0') {
     abort();
   }
-  lc_cmd_free(&cmd);
-  (void)lc_proto_sniff_seq(line, size, &seq);
+  lch__cmd_free(&cmd);
+  (void)lch__proto_sniff_seq(line, size, &seq);
   free(line);
   return 0;
 }

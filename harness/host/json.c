@@ -233,11 +233,11 @@ static int literal(parser_t *p, const char *word) {
   return 0;
 }
 
-static int add_member(lc_json_object_t *o, size_t *cap,
-                      const lc_json_member_t *m) {
+static int add_member(lch__json_object_t *o, size_t *cap,
+                      const lch__json_member_t *m) {
   if (o->count == *cap) {
     size_t ncap = *cap ? *cap * 2 : 8;
-    lc_json_member_t *nm = realloc(o->members, ncap * sizeof(*nm));
+    lch__json_member_t *nm = realloc(o->members, ncap * sizeof(*nm));
     if (!nm)
       return -1;
     o->members = nm;
@@ -247,10 +247,10 @@ static int add_member(lc_json_object_t *o, size_t *cap,
   return 0;
 }
 
-int lc_json_parse_object(const char *s, size_t len, lc_json_object_t *out,
-                         char *errbuf, size_t errlen) {
+int lch__json_parse_object(const char *s, size_t len, lch__json_object_t *out,
+                           char *errbuf, size_t errlen) {
   parser_t p = {(const unsigned char *)s, len, 0, NULL, 0, errbuf, errlen};
-  lc_json_object_t o = {NULL, 0, NULL};
+  lch__json_object_t o = {NULL, 0, NULL};
   size_t cap = 0;
 
   memset(out, 0, sizeof(*out));
@@ -277,7 +277,7 @@ int lc_json_parse_object(const char *s, size_t len, lc_json_object_t *out,
     p.pos++;
   } else {
     for (;;) {
-      lc_json_member_t m;
+      lch__json_member_t m;
       size_t klen;
       memset(&m, 0, sizeof(m));
       skip_ws(&p);
@@ -291,7 +291,7 @@ int lc_json_parse_object(const char *s, size_t len, lc_json_object_t *out,
         fail(&p, "member name holds a NUL character");
         goto error;
       }
-      if (lc_json_get(&o, m.key)) {
+      if (lch__json_get(&o, m.key)) {
         fail(&p, "duplicate member [%s]", m.key);
         goto error;
       }
@@ -308,23 +308,23 @@ int lc_json_parse_object(const char *s, size_t len, lc_json_object_t *out,
       }
       switch (p.s[p.pos]) {
       case '"':
-        m.type = LC_JSON_STRING;
+        m.type = LCH_JSON_STRING;
         if (parse_string(&p, &m.str, &m.str_len))
           goto error;
         break;
       case 't':
-        m.type = LC_JSON_BOOL;
+        m.type = LCH_JSON_BOOL;
         m.boolean = 1;
         if (literal(&p, "true"))
           goto error;
         break;
       case 'f':
-        m.type = LC_JSON_BOOL;
+        m.type = LCH_JSON_BOOL;
         if (literal(&p, "false"))
           goto error;
         break;
       case 'n':
-        m.type = LC_JSON_NULL;
+        m.type = LCH_JSON_NULL;
         if (literal(&p, "null"))
           goto error;
         break;
@@ -335,7 +335,7 @@ int lc_json_parse_object(const char *s, size_t len, lc_json_object_t *out,
         goto error;
       default:
         if (p.s[p.pos] == '-' || (p.s[p.pos] >= '0' && p.s[p.pos] <= '9')) {
-          m.type = LC_JSON_INT;
+          m.type = LCH_JSON_INT;
           if (parse_int(&p, &m.num))
             goto error;
         } else {
@@ -377,7 +377,7 @@ error:
   return -1;
 }
 
-void lc_json_object_free(lc_json_object_t *obj) {
+void lch__json_object_free(lch__json_object_t *obj) {
   if (!obj)
     return;
   free(obj->members);
@@ -385,20 +385,20 @@ void lc_json_object_free(lc_json_object_t *obj) {
   memset(obj, 0, sizeof(*obj));
 }
 
-const lc_json_member_t *lc_json_get(const lc_json_object_t *obj,
-                                    const char *key) {
+const lch__json_member_t *lch__json_get(const lch__json_object_t *obj,
+                                        const char *key) {
   for (size_t i = 0; i < obj->count; i++)
     if (strcmp(obj->members[i].key, key) == 0)
       return &obj->members[i];
   return NULL;
 }
 
-const char *lc_json_type_name(lc_json_type_t type) {
+const char *lch__json_type_name(lch__json_type_t type) {
   switch (type) {
-  case LC_JSON_NULL: return "null";
-  case LC_JSON_BOOL: return "boolean";
-  case LC_JSON_INT: return "integer";
-  case LC_JSON_STRING: return "string";
+  case LCH_JSON_NULL: return "null";
+  case LCH_JSON_BOOL: return "boolean";
+  case LCH_JSON_INT: return "integer";
+  case LCH_JSON_STRING: return "string";
   }
   return "?";
 }
@@ -406,14 +406,14 @@ const char *lc_json_type_name(lc_json_type_t type) {
 /* ------------------------------------------------------------------------ */
 /* Writer */
 
-void lc_jw_init(lc_jw_t *w) { memset(w, 0, sizeof(*w)); }
+void lch__jw_init(lch__jw_t *w) { memset(w, 0, sizeof(*w)); }
 
-void lc_jw_free(lc_jw_t *w) {
+void lch__jw_free(lch__jw_t *w) {
   free(w->buf);
   memset(w, 0, sizeof(*w));
 }
 
-void lc_jw_reset(lc_jw_t *w) {
+void lch__jw_reset(lch__jw_t *w) {
   w->len = 0;
   w->oom = 0;
   w->need_comma = 0;
@@ -421,7 +421,7 @@ void lc_jw_reset(lc_jw_t *w) {
     w->buf[0] = '\0';
 }
 
-static void put(lc_jw_t *w, const char *s, size_t n) {
+static void put(lch__jw_t *w, const char *s, size_t n) {
   if (w->oom)
     return;
   if (w->len + n + 1 > w->cap) {
@@ -441,9 +441,9 @@ static void put(lc_jw_t *w, const char *s, size_t n) {
   w->buf[w->len] = '\0';
 }
 
-void lc_jw_raw(lc_jw_t *w, const char *s, size_t n) { put(w, s, n); }
+void lch__jw_raw(lch__jw_t *w, const char *s, size_t n) { put(w, s, n); }
 
-void lc_jw_string_value(lc_jw_t *w, const char *s, size_t n) {
+void lch__jw_string_value(lch__jw_t *w, const char *s, size_t n) {
   static const char hexd[] = "0123456789abcdef";
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0, run = 0;
@@ -492,67 +492,67 @@ void lc_jw_string_value(lc_jw_t *w, const char *s, size_t n) {
   put(w, "\"", 1);
 }
 
-static void key(lc_jw_t *w, const char *k) {
+static void key(lch__jw_t *w, const char *k) {
   if (w->need_comma)
     put(w, ",", 1);
   w->need_comma = 1;
-  lc_jw_string_value(w, k, strlen(k));
+  lch__jw_string_value(w, k, strlen(k));
   put(w, ":", 1);
 }
 
-void lc_jw_begin(lc_jw_t *w) {
+void lch__jw_begin(lch__jw_t *w) {
   put(w, "{", 1);
   w->need_comma = 0;
 }
 
-void lc_jw_end(lc_jw_t *w) {
+void lch__jw_end(lch__jw_t *w) {
   put(w, "}", 1);
   w->need_comma = 1;
 }
 
-void lc_jw_obj(lc_jw_t *w, const char *k) {
+void lch__jw_obj(lch__jw_t *w, const char *k) {
   key(w, k);
-  lc_jw_begin(w);
+  lch__jw_begin(w);
 }
 
-void lc_jw_arr(lc_jw_t *w, const char *k) {
+void lch__jw_arr(lch__jw_t *w, const char *k) {
   key(w, k);
   put(w, "[", 1);
   w->need_comma = 0;
 }
 
-void lc_jw_item(lc_jw_t *w, const char *s, size_t n) {
+void lch__jw_item(lch__jw_t *w, const char *s, size_t n) {
   if (w->need_comma)
     put(w, ",", 1);
   w->need_comma = 1;
-  lc_jw_string_value(w, s, n);
+  lch__jw_string_value(w, s, n);
 }
 
-void lc_jw_arr_end(lc_jw_t *w) {
+void lch__jw_arr_end(lch__jw_t *w) {
   put(w, "]", 1);
   w->need_comma = 1;
 }
 
-void lc_jw_str(lc_jw_t *w, const char *k, const char *s, size_t n) {
+void lch__jw_str(lch__jw_t *w, const char *k, const char *s, size_t n) {
   key(w, k);
   if (s)
-    lc_jw_string_value(w, s, n);
+    lch__jw_string_value(w, s, n);
   else
     put(w, "null", 4);
 }
 
-void lc_jw_cstr(lc_jw_t *w, const char *k, const char *s) {
-  lc_jw_str(w, k, s, s ? strlen(s) : 0);
+void lch__jw_cstr(lch__jw_t *w, const char *k, const char *s) {
+  lch__jw_str(w, k, s, s ? strlen(s) : 0);
 }
 
-void lc_jw_int(lc_jw_t *w, const char *k, int64_t v) {
+void lch__jw_int(lch__jw_t *w, const char *k, int64_t v) {
   char b[32];
   int n = snprintf(b, sizeof(b), "%lld", (long long)v);
   key(w, k);
   put(w, b, (size_t)n);
 }
 
-void lc_jw_bool(lc_jw_t *w, const char *k, int v) {
+void lch__jw_bool(lch__jw_t *w, const char *k, int v) {
   key(w, k);
   if (v)
     put(w, "true", 4);
@@ -560,7 +560,7 @@ void lc_jw_bool(lc_jw_t *w, const char *k, int v) {
     put(w, "false", 5);
 }
 
-void lc_jw_null(lc_jw_t *w, const char *k) {
+void lch__jw_null(lch__jw_t *w, const char *k) {
   key(w, k);
   put(w, "null", 4);
 }

@@ -10,73 +10,73 @@
  * JSON requires and writing bytes that are not UTF-8 as U+FFFD, so every line
  * the host writes parses.
  */
-#ifndef LC_JSON_H
-#define LC_JSON_H
+#ifndef LCH_JSON_H
+#define LCH_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum lc_json_type_e {
-  LC_JSON_NULL = 0,
-  LC_JSON_BOOL = 1,
-  LC_JSON_INT = 2,
-  LC_JSON_STRING = 3
-} lc_json_type_t;
+typedef enum lch__json_type_e {
+  LCH_JSON_NULL = 0,
+  LCH_JSON_BOOL = 1,
+  LCH_JSON_INT = 2,
+  LCH_JSON_STRING = 3
+} lch__json_type_t;
 
-typedef struct lc_json_member_s {
+typedef struct lch__json_member_s {
   const char *key;  /* NUL-terminated; never holds a NUL (refused) */
-  lc_json_type_t type;
-  const char *str;  /* LC_JSON_STRING: decoded bytes, NUL-terminated too */
+  lch__json_type_t type;
+  const char *str;  /* LCH_JSON_STRING: decoded bytes, NUL-terminated too */
   size_t str_len;   /* bytes in str, not counting the terminator */
-  int64_t num;      /* LC_JSON_INT */
-  int boolean;      /* LC_JSON_BOOL: 0 or 1 */
-} lc_json_member_t;
+  int64_t num;      /* LCH_JSON_INT */
+  int boolean;      /* LCH_JSON_BOOL: 0 or 1 */
+} lch__json_member_t;
 
-typedef struct lc_json_object_s {
-  lc_json_member_t *members;
+typedef struct lch__json_object_s {
+  lch__json_member_t *members;
   size_t count;
   char *arena; /* owns every decoded key and string */
-} lc_json_object_t;
+} lch__json_object_t;
 
 /* Parse s[0..len) as one object (whitespace around it allowed).  Returns 0,
  * or -1 with a message in errbuf; *out then holds nothing to free.  Duplicate
  * keys are refused. */
-int lc_json_parse_object(const char *s, size_t len, lc_json_object_t *out,
-                         char *errbuf, size_t errlen);
-void lc_json_object_free(lc_json_object_t *obj);
+int lch__json_parse_object(const char *s, size_t len, lch__json_object_t *out,
+                           char *errbuf, size_t errlen);
+void lch__json_object_free(lch__json_object_t *obj);
 /* The member named key, or NULL. */
-const lc_json_member_t *lc_json_get(const lc_json_object_t *obj,
-                                    const char *key);
-const char *lc_json_type_name(lc_json_type_t type);
+const lch__json_member_t *lch__json_get(const lch__json_object_t *obj,
+                                        const char *key);
+const char *lch__json_type_name(lch__json_type_t type);
 
 /* ------------------------------------------------------------------------ */
 /* Writer */
 
-typedef struct lc_jw_s {
+typedef struct lch__jw_s {
   char *buf;
   size_t len, cap;
   int oom;        /* an allocation failed: the text is incomplete */
   int need_comma; /* a member was written at this level */
-} lc_jw_t;
+} lch__jw_t;
 
-void lc_jw_init(lc_jw_t *w);
-void lc_jw_free(lc_jw_t *w);
-void lc_jw_reset(lc_jw_t *w);
-void lc_jw_begin(lc_jw_t *w);                  /* '{' */
-void lc_jw_end(lc_jw_t *w);                    /* '}' */
-void lc_jw_obj(lc_jw_t *w, const char *key);   /* "key":{ ... close with end */
-void lc_jw_str(lc_jw_t *w, const char *key, const char *s, size_t n);
-void lc_jw_cstr(lc_jw_t *w, const char *key, const char *s); /* NULL: null */
-void lc_jw_int(lc_jw_t *w, const char *key, int64_t v);
-void lc_jw_bool(lc_jw_t *w, const char *key, int v);
-void lc_jw_null(lc_jw_t *w, const char *key);
-/* "key":[ then string items, then lc_jw_arr_end for ']' */
-void lc_jw_arr(lc_jw_t *w, const char *key);
-void lc_jw_item(lc_jw_t *w, const char *s, size_t n);
-void lc_jw_arr_end(lc_jw_t *w);
+void lch__jw_init(lch__jw_t *w);
+void lch__jw_free(lch__jw_t *w);
+void lch__jw_reset(lch__jw_t *w);
+void lch__jw_begin(lch__jw_t *w);                  /* '{' */
+void lch__jw_end(lch__jw_t *w);                    /* '}' */
+void lch__jw_obj(lch__jw_t *w, const char *key);   /* "key":{ ... close with end */
+void lch__jw_str(lch__jw_t *w, const char *key, const char *s, size_t n);
+void lch__jw_cstr(lch__jw_t *w, const char *key, const char *s); /* NULL: null */
+void lch__jw_int(lch__jw_t *w, const char *key, int64_t v);
+void lch__jw_bool(lch__jw_t *w, const char *key, int v);
+void lch__jw_null(lch__jw_t *w, const char *key);
+/* "key":[ then string items, then lch__jw_arr_end for ']' */
+void lch__jw_arr(lch__jw_t *w, const char *key);
+void lch__jw_item(lch__jw_t *w, const char *s, size_t n);
+void lch__jw_arr_end(lch__jw_t *w);
 /* Raw text, as is (a '\n' to end a line). */
-void lc_jw_raw(lc_jw_t *w, const char *s, size_t n);
-/* A bare JSON string (no key), escaped; for values inside lc_jw_obj too. */
-void lc_jw_string_value(lc_jw_t *w, const char *s, size_t n);
+void lch__jw_raw(lch__jw_t *w, const char *s, size_t n);
+/* A bare JSON string (no key), escaped; for values inside lch__jw_obj too. */
+void lch__jw_string_value(lch__jw_t *w, const char *s, size_t n);
 
-#endif /* LC_JSON_H */
+#endif /* LCH_JSON_H */

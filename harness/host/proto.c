@@ -7,28 +7,28 @@
 
 typedef struct op_def_s {
   const char *name;
-  lc_op_t op;
+  lch__op_t op;
   const char *fields; /* allowed besides "op" and "seq", space-separated */
 } op_def_t;
 
 static const op_def_t op_defs[] = {
-    {"hello", LC_OP_HELLO, ""},
-    {"begin", LC_OP_BEGIN, "id cwd umask"},
-    {"server", LC_OP_SERVER, "srv"},
-    {"on", LC_OP_ON, "srv event label"},
-    {"listen", LC_OP_LISTEN,
+    {"hello", LCH_OP_HELLO, ""},
+    {"begin", LCH_OP_BEGIN, "id cwd umask"},
+    {"server", LCH_OP_SERVER, "srv"},
+    {"on", LCH_OP_ON, "srv event label"},
+    {"listen", LCH_OP_LISTEN,
      "srv form port host backlog path fd exclusive ipv6Only readableAll "
      "writableAll reusePort signal cb"},
-    {"close", LC_OP_CLOSE, "srv cb"},
-    {"address", LC_OP_ADDRESS, "srv"},
-    {"listening", LC_OP_LISTENING, "srv"},
-    {"abort", LC_OP_ABORT, "srv"},
-    {"fd", LC_OP_FD, "srv"},
-    {"mksock", LC_OP_MKSOCK, "name family address port path bind listen backlog ipv6Only"},
-    {"run", LC_OP_RUN, "srv until ms"},
-    {"settle", LC_OP_SETTLE, ""},
-    {"end", LC_OP_END, ""},
-    {"quit", LC_OP_QUIT, ""},
+    {"close", LCH_OP_CLOSE, "srv cb"},
+    {"address", LCH_OP_ADDRESS, "srv"},
+    {"listening", LCH_OP_LISTENING, "srv"},
+    {"abort", LCH_OP_ABORT, "srv"},
+    {"fd", LCH_OP_FD, "srv"},
+    {"mksock", LCH_OP_MKSOCK, "name family address port path bind listen backlog ipv6Only"},
+    {"run", LCH_OP_RUN, "srv until ms"},
+    {"settle", LCH_OP_SETTLE, ""},
+    {"end", LCH_OP_END, ""},
+    {"quit", LCH_OP_QUIT, ""},
 };
 
 static int err(char *errbuf, size_t errlen, const char *fmt, ...) {
@@ -57,7 +57,7 @@ static int word_in(const char *list, const char *w) {
 }
 
 typedef struct ctx_s {
-  lc_cmd_t *cmd;
+  lch__cmd_t *cmd;
   char *errbuf;
   size_t errlen;
 } ctx_t;
@@ -66,16 +66,16 @@ typedef struct ctx_s {
  * is absent (and not required), -1 with a message otherwise. */
 static int get_bytes(ctx_t *c, const char *key, int required, const char **s,
                      size_t *n) {
-  const lc_json_member_t *m = lc_json_get(&c->cmd->json, key);
+  const lch__json_member_t *m = lch__json_get(&c->cmd->json, key);
   if (!m) {
     if (required)
       return err(c->errbuf, c->errlen, "%s: missing field [%s] (string)",
                  c->cmd->op_name, key);
     return 0;
   }
-  if (m->type != LC_JSON_STRING)
+  if (m->type != LCH_JSON_STRING)
     return err(c->errbuf, c->errlen, "%s: field [%s] must be a string, not %s",
-               c->cmd->op_name, key, lc_json_type_name(m->type));
+               c->cmd->op_name, key, lch__json_type_name(m->type));
   *s = m->str;
   *n = m->str_len;
   return 1;
@@ -93,17 +93,17 @@ static int get_str(ctx_t *c, const char *key, int required, const char **s) {
 
 static int get_int(ctx_t *c, const char *key, int required, int64_t lo,
                    int64_t hi, int64_t *v) {
-  const lc_json_member_t *m = lc_json_get(&c->cmd->json, key);
+  const lch__json_member_t *m = lch__json_get(&c->cmd->json, key);
   if (!m) {
     if (required)
       return err(c->errbuf, c->errlen, "%s: missing field [%s] (integer)",
                  c->cmd->op_name, key);
     return 0;
   }
-  if (m->type != LC_JSON_INT)
+  if (m->type != LCH_JSON_INT)
     return err(c->errbuf, c->errlen,
                "%s: field [%s] must be an integer, not %s", c->cmd->op_name,
-               key, lc_json_type_name(m->type));
+               key, lch__json_type_name(m->type));
   if (m->num < lo || m->num > hi)
     return err(c->errbuf, c->errlen,
                "%s: field [%s] = %lld is outside [%lld, %lld]",
@@ -114,13 +114,13 @@ static int get_int(ctx_t *c, const char *key, int required, int64_t lo,
 }
 
 static int get_bool(ctx_t *c, const char *key, int *v) {
-  const lc_json_member_t *m = lc_json_get(&c->cmd->json, key);
+  const lch__json_member_t *m = lch__json_get(&c->cmd->json, key);
   if (!m)
     return 0;
-  if (m->type != LC_JSON_BOOL)
+  if (m->type != LCH_JSON_BOOL)
     return err(c->errbuf, c->errlen,
                "%s: field [%s] must be a boolean, not %s", c->cmd->op_name,
-               key, lc_json_type_name(m->type));
+               key, lch__json_type_name(m->type));
   *v = m->boolean;
   return 1;
 }
@@ -134,7 +134,7 @@ static int get_i32(ctx_t *c, const char *key, int32_t *v) {
 }
 
 static int parse_listen(ctx_t *c) {
-  lc_cmd_t *cmd = c->cmd;
+  lch__cmd_t *cmd = c->cmd;
   lc_listen_t *l = &cmd->listen;
   const char *form = NULL;
   size_t n = 0;
@@ -215,18 +215,18 @@ static int parse_listen(ctx_t *c) {
 }
 
 static int parse_mksock(ctx_t *c) {
-  lc_cmd_t *cmd = c->cmd;
+  lch__cmd_t *cmd = c->cmd;
   const char *family = "tcp4";
   int r;
   if (get_str(c, "name", 1, &cmd->name) < 0 ||
       get_str(c, "family", 0, &family) < 0)
     return -1;
   if (strcmp(family, "tcp4") == 0)
-    cmd->family = LC_FAMILY_TCP4;
+    cmd->family = LCH_FAMILY_TCP4;
   else if (strcmp(family, "tcp6") == 0)
-    cmd->family = LC_FAMILY_TCP6;
+    cmd->family = LCH_FAMILY_TCP6;
   else if (strcmp(family, "unix") == 0)
-    cmd->family = LC_FAMILY_UNIX;
+    cmd->family = LCH_FAMILY_UNIX;
   else
     return err(c->errbuf, c->errlen,
                "mksock: field [family] must be tcp4, tcp6 or unix, not [%s]",
@@ -246,10 +246,10 @@ static int parse_mksock(ctx_t *c) {
   if ((r = get_bool(c, "ipv6Only", &cmd->ipv6only)) < 0)
     return -1;
   cmd->has_ipv6only = r;
-  if (r && cmd->family != LC_FAMILY_TCP6)
+  if (r && cmd->family != LCH_FAMILY_TCP6)
     return err(c->errbuf, c->errlen,
                "mksock: field [ipv6Only] is for tcp6, not %s", family);
-  if (cmd->family == LC_FAMILY_UNIX) {
+  if (cmd->family == LCH_FAMILY_UNIX) {
     if (cmd->address)
       return err(c->errbuf, c->errlen,
                  "mksock: field [address] is for tcp4/tcp6, not unix");
@@ -263,10 +263,10 @@ static int parse_mksock(ctx_t *c) {
   return 0;
 }
 
-int lc_proto_parse(const char *line, size_t len, lc_cmd_t *out, char *errbuf,
-                   size_t errlen) {
+int lch__proto_parse(const char *line, size_t len, lch__cmd_t *out, char *errbuf,
+                     size_t errlen) {
   ctx_t c = {out, errbuf, errlen};
-  const lc_json_member_t *m;
+  const lch__json_member_t *m;
   const op_def_t *def = NULL;
   int64_t v = 0;
 
@@ -275,23 +275,23 @@ int lc_proto_parse(const char *line, size_t len, lc_cmd_t *out, char *errbuf,
   out->op_name = "command";
   if (errbuf && errlen)
     errbuf[0] = '\0';
-  if (len > LC_PROTO_LINE_MAX)
+  if (len > LCH_PROTO_LINE_MAX)
     return err(errbuf, errlen, "line of %zu bytes is longer than %d", len,
-               LC_PROTO_LINE_MAX);
-  if (lc_json_parse_object(line, len, &out->json, errbuf, errlen))
+               LCH_PROTO_LINE_MAX);
+  if (lch__json_parse_object(line, len, &out->json, errbuf, errlen))
     return -1;
 
-  m = lc_json_get(&out->json, "seq");
-  if (m && m->type == LC_JSON_INT) {
+  m = lch__json_get(&out->json, "seq");
+  if (m && m->type == LCH_JSON_INT) {
     out->has_seq = 1;
     out->seq = m->num;
   }
-  m = lc_json_get(&out->json, "op");
+  m = lch__json_get(&out->json, "op");
   if (!m)
     return err(errbuf, errlen, "missing field [op] (string)");
-  if (m->type != LC_JSON_STRING)
+  if (m->type != LCH_JSON_STRING)
     return err(errbuf, errlen, "field [op] must be a string, not %s",
-               lc_json_type_name(m->type));
+               lch__json_type_name(m->type));
   for (size_t i = 0; i < sizeof(op_defs) / sizeof(op_defs[0]); i++)
     if (strcmp(op_defs[i].name, m->str) == 0 && strlen(m->str) == m->str_len)
       def = &op_defs[i];
@@ -309,11 +309,11 @@ int lc_proto_parse(const char *line, size_t len, lc_cmd_t *out, char *errbuf,
   }
 
   if (word_in(def->fields, "srv") &&
-      get_str(&c, "srv", def->op == LC_OP_SERVER, &out->srv) < 0)
+      get_str(&c, "srv", def->op == LCH_OP_SERVER, &out->srv) < 0)
     return -1;
 
   switch (def->op) {
-  case LC_OP_BEGIN:
+  case LCH_OP_BEGIN:
     if (get_str(&c, "id", 1, &out->id) < 0 ||
         get_str(&c, "cwd", 1, &out->cwd) < 0)
       return -1;
@@ -324,20 +324,20 @@ int lc_proto_parse(const char *line, size_t len, lc_cmd_t *out, char *errbuf,
       out->umask = (int)mask; /* -1: keep the host's */
     }
     break;
-  case LC_OP_ON:
+  case LCH_OP_ON:
     if (get_str(&c, "event", 1, &out->event) < 0 ||
         get_str(&c, "label", 1, &out->label) < 0)
       return -1;
     break;
-  case LC_OP_LISTEN:
+  case LCH_OP_LISTEN:
     return parse_listen(&c);
-  case LC_OP_CLOSE:
+  case LCH_OP_CLOSE:
     if (get_str(&c, "cb", 0, &out->cb) < 0)
       return -1;
     break;
-  case LC_OP_MKSOCK:
+  case LCH_OP_MKSOCK:
     return parse_mksock(&c);
-  case LC_OP_RUN:
+  case LCH_OP_RUN:
     out->ms = 3000;
     if (get_str(&c, "until", 1, &out->until) < 0 ||
         get_int(&c, "ms", 0, 0, 86400000, &out->ms) < 0)
@@ -349,7 +349,7 @@ int lc_proto_parse(const char *line, size_t len, lc_cmd_t *out, char *errbuf,
   return 0;
 }
 
-int lc_proto_sniff_seq(const char *line, size_t len, int64_t *seq) {
+int lch__proto_sniff_seq(const char *line, size_t len, int64_t *seq) {
   static const char key[] = "\"seq\"";
   const size_t klen = sizeof(key) - 1;
   for (size_t i = 0; i + klen <= len; i++) {
@@ -382,7 +382,7 @@ int lc_proto_sniff_seq(const char *line, size_t len, int64_t *seq) {
   return 0;
 }
 
-void lc_cmd_free(lc_cmd_t *cmd) {
+void lch__cmd_free(lch__cmd_t *cmd) {
   if (cmd)
-    lc_json_object_free(&cmd->json);
+    lch__json_object_free(&cmd->json);
 }

@@ -1,11 +1,11 @@
 /* proto.h — commands of the runner protocol (harness/PROTOCOL.md), parsed.
  *
- * lc_proto_parse() turns one line into an lc_cmd_t, checking every field's
+ * lch__proto_parse() turns one line into an lch__cmd_t, checking every field's
  * presence and type; it touches no process state, so it can be fuzzed
  * (harness/fuzz/) and tested on its own (test_proto.c).
  */
-#ifndef LC_PROTO_H
-#define LC_PROTO_H
+#ifndef LCH_PROTO_H
+#define LCH_PROTO_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,35 +14,35 @@
 #include "lc_shim.h"
 
 /* Longest line the driver may send, without its '\n' (PROTOCOL.md). */
-#define LC_PROTO_LINE_MAX 65536
+#define LCH_PROTO_LINE_MAX 65536
 
-typedef enum lc_op_e {
-  LC_OP_HELLO = 1,
-  LC_OP_BEGIN,
-  LC_OP_SERVER,
-  LC_OP_ON,
-  LC_OP_LISTEN,
-  LC_OP_CLOSE,
-  LC_OP_ADDRESS,
-  LC_OP_LISTENING,
-  LC_OP_ABORT,
-  LC_OP_FD,
-  LC_OP_MKSOCK,
-  LC_OP_RUN,
-  LC_OP_SETTLE,
-  LC_OP_END,
-  LC_OP_QUIT
-} lc_op_t;
+typedef enum lch__op_e {
+  LCH_OP_HELLO = 1,
+  LCH_OP_BEGIN,
+  LCH_OP_SERVER,
+  LCH_OP_ON,
+  LCH_OP_LISTEN,
+  LCH_OP_CLOSE,
+  LCH_OP_ADDRESS,
+  LCH_OP_LISTENING,
+  LCH_OP_ABORT,
+  LCH_OP_FD,
+  LCH_OP_MKSOCK,
+  LCH_OP_RUN,
+  LCH_OP_SETTLE,
+  LCH_OP_END,
+  LCH_OP_QUIT
+} lch__op_t;
 
-typedef enum lc_family_e {
-  LC_FAMILY_TCP4 = 1,
-  LC_FAMILY_TCP6 = 2,
-  LC_FAMILY_UNIX = 3
-} lc_family_t;
+typedef enum lch__family_e {
+  LCH_FAMILY_TCP4 = 1,
+  LCH_FAMILY_TCP6 = 2,
+  LCH_FAMILY_UNIX = 3
+} lch__family_t;
 
 /* Strings point into `json` and live as long as the command. */
-typedef struct lc_cmd_s {
-  lc_op_t op;
+typedef struct lch__cmd_s {
+  lch__op_t op;
   const char *op_name;
   int has_seq; /* seq was read (also set when parsing failed later) */
   int64_t seq;
@@ -59,7 +59,7 @@ typedef struct lc_cmd_s {
   lc_listen_t listen;
   /* mksock */
   const char *name;
-  lc_family_t family;
+  lch__family_t family;
   const char *address; /* NULL: the family's loopback address */
   int32_t port;
   const char *path;
@@ -71,18 +71,18 @@ typedef struct lc_cmd_s {
   const char *until;
   int64_t ms; /* 3000 when absent */
 
-  lc_json_object_t json;
-} lc_cmd_t;
+  lch__json_object_t json;
+} lch__cmd_t;
 
 /* Parse one line (without its '\n').  Returns 0, or -1 with a message in
  * errbuf naming the problem; out->has_seq/seq then say whether the seq could
- * be read, so the error can echo it.  Call lc_cmd_free() either way. */
-int lc_proto_parse(const char *line, size_t len, lc_cmd_t *out, char *errbuf,
-                   size_t errlen);
-void lc_cmd_free(lc_cmd_t *cmd);
+ * be read, so the error can echo it.  Call lch__cmd_free() either way. */
+int lch__proto_parse(const char *line, size_t len, lch__cmd_t *out, char *errbuf,
+                     size_t errlen);
+void lch__cmd_free(lch__cmd_t *cmd);
 
 /* Best effort for a line that is not valid JSON: finds `"seq": <integer>`
  * so the error answer can still echo it.  Returns 1 when found. */
-int lc_proto_sniff_seq(const char *line, size_t len, int64_t *seq);
+int lch__proto_sniff_seq(const char *line, size_t len, int64_t *seq);
 
-#endif /* LC_PROTO_H */
+#endif /* LCH_PROTO_H */

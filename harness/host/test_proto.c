@@ -10,23 +10,23 @@
 static int failures;
 
 static void bad(const char *line, size_t len, const char *want) {
-  lc_cmd_t cmd;
+  lch__cmd_t cmd;
   char err[512];
-  int rc = lc_proto_parse(line, len, &cmd, err, sizeof(err));
+  int rc = lch__proto_parse(line, len, &cmd, err, sizeof(err));
   if (rc != -1 || !strstr(err, want)) {
     printf("FAIL bad   %.80s\n  want error containing [%s], got rc %d [%s]\n",
            line, want, rc, rc ? err : "");
     failures++;
   }
-  lc_cmd_free(&cmd);
+  lch__cmd_free(&cmd);
 }
 #define BAD(lit, want) bad(lit, sizeof(lit) - 1, want)
 
-static lc_cmd_t good_cmd;
+static lch__cmd_t good_cmd;
 static void good(const char *line) {
   char err[512];
-  lc_cmd_free(&good_cmd);
-  if (lc_proto_parse(line, strlen(line), &good_cmd, err, sizeof(err)) != 0) {
+  lch__cmd_free(&good_cmd);
+  if (lch__proto_parse(line, strlen(line), &good_cmd, err, sizeof(err)) != 0) {
     printf("FAIL good  %s\n  error: %s\n", line, err);
     failures++;
   }
@@ -41,26 +41,26 @@ static void check(int cond, const char *what) {
 
 static void writer_roundtrip(void) {
   static const char raw[] = "a\"b\\c\n\x01\x7f\xc3\xa9\xff\0z";
-  lc_jw_t w;
-  lc_json_object_t o;
+  lch__jw_t w;
+  lch__json_object_t o;
   char err[256];
-  lc_jw_init(&w);
-  lc_jw_begin(&w);
-  lc_jw_str(&w, "s", raw, sizeof(raw) - 1);
-  lc_jw_int(&w, "n", INT64_MIN);
-  lc_jw_end(&w);
-  check(lc_json_parse_object(w.buf, w.len, &o, err, sizeof(err)) == 0,
+  lch__jw_init(&w);
+  lch__jw_begin(&w);
+  lch__jw_str(&w, "s", raw, sizeof(raw) - 1);
+  lch__jw_int(&w, "n", INT64_MIN);
+  lch__jw_end(&w);
+  check(lch__json_parse_object(w.buf, w.len, &o, err, sizeof(err)) == 0,
         "writer output parses");
-  const lc_json_member_t *m = lc_json_get(&o, "s");
+  const lch__json_member_t *m = lch__json_get(&o, "s");
   /* \xff is not UTF-8: it comes back as U+FFFD (EF BF BD). */
   static const char want[] = "a\"b\\c\n\x01\x7f\xc3\xa9\xef\xbf\xbd\0z";
   check(m && m->str_len == sizeof(want) - 1 &&
             memcmp(m->str, want, sizeof(want) - 1) == 0,
         "string survives the writer and the parser");
-  m = lc_json_get(&o, "n");
-  check(m && m->type == LC_JSON_INT && m->num == INT64_MIN, "INT64_MIN");
-  lc_json_object_free(&o);
-  lc_jw_free(&w);
+  m = lch__json_get(&o, "n");
+  check(m && m->type == LCH_JSON_INT && m->num == INT64_MIN, "INT64_MIN");
+  lch__json_object_free(&o);
+  lch__jw_free(&w);
 }
 
 int main(void) {
@@ -122,28 +122,28 @@ int main(void) {
       "[path] is for unix");
   BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"ipv6Only\":true}", "is for tcp6");
   {
-    static char huge[LC_PROTO_LINE_MAX + 10];
+    static char huge[LCH_PROTO_LINE_MAX + 10];
     memset(huge, ' ', sizeof(huge));
     bad(huge, sizeof(huge), "longer than");
   }
 
   /* seq is echoed even when a later field is wrong */
   {
-    lc_cmd_t c;
+    lch__cmd_t c;
     char err[256];
     static const char l[] = "{\"op\":\"listen\",\"seq\":42}";
-    check(lc_proto_parse(l, sizeof(l) - 1, &c, err, sizeof(err)) == -1 &&
+    check(lch__proto_parse(l, sizeof(l) - 1, &c, err, sizeof(err)) == -1 &&
               c.has_seq && c.seq == 42,
           "seq known on a failed parse");
-    lc_cmd_free(&c);
+    lch__cmd_free(&c);
   }
 
   /* Good lines, and what they decode to */
   good(" {\"op\":\"hello\",\"seq\":-9223372036854775808} ");
-  check(good_cmd.op == LC_OP_HELLO && good_cmd.seq == INT64_MIN, "hello");
+  check(good_cmd.op == LCH_OP_HELLO && good_cmd.seq == INT64_MIN, "hello");
   good("{\"op\":\"listen\",\"seq\":3,\"form\":\"port\",\"port\":0,"
        "\"host\":\"127.0.0.1\",\"cb\":\"cb\"}");
-  check(good_cmd.op == LC_OP_LISTEN && !strcmp(good_cmd.srv, "A") &&
+  check(good_cmd.op == LCH_OP_LISTEN && !strcmp(good_cmd.srv, "A") &&
             good_cmd.listen.size == sizeof(lc_listen_t) &&
             good_cmd.listen.form == LC_FORM_PORT &&
             good_cmd.listen.has == (LC_HAS_PORT | LC_HAS_HOST | LC_HAS_CALLBACK) &&
@@ -170,7 +170,7 @@ int main(void) {
   good("{\"op\":\"run\",\"seq\":6,\"until\":\"listening\"}");
   check(good_cmd.ms == 3000, "run ms defaults to 3000");
   good("{\"op\":\"mksock\",\"seq\":7,\"name\":\"H\"}");
-  check(good_cmd.family == LC_FAMILY_TCP4 && good_cmd.bind == 1 &&
+  check(good_cmd.family == LCH_FAMILY_TCP4 && good_cmd.bind == 1 &&
             good_cmd.do_listen == 0 && good_cmd.backlog == 511 &&
             !good_cmd.address,
         "mksock defaults");
@@ -178,7 +178,7 @@ int main(void) {
   check(!strcmp(good_cmd.cb, "\xf0\x9f\x98\x80"), "surrogate pair to UTF-8");
   good("{\"op\":\"close\",\"seq\":9}");
   check(good_cmd.cb == NULL, "close without a callback");
-  lc_cmd_free(&good_cmd);
+  lch__cmd_free(&good_cmd);
 
   writer_roundtrip();
 
