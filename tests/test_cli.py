@@ -110,18 +110,18 @@ def test_list_filters(scenarios):
     rc, out, _ = cli("list", "--clause", "L-ALREADY")
     assert rc == 0
     want = [s["id"] for s in scenarios if "L-ALREADY" in s["clauses"]]
-    assert [l.split()[0] for l in out.splitlines()] == want and want
+    assert [ln.split()[0] for ln in out.splitlines()] == want and want
 
     rc, out, _ = cli("list", "--applies", "c")
-    got = {l.split()[0] for l in out.splitlines()}
+    got = {ln.split()[0] for ln in out.splitlines()}
     assert got == {s["id"] for s in scenarios if s["applies"] in ("all", "c")}
 
     rc, out, _ = cli("list", "--applies", "js")
-    got = {l.split()[0] for l in out.splitlines()}
+    got = {ln.split()[0] for ln in out.splitlines()}
     assert got == {s["id"] for s in scenarios if s["applies"] in ("all", "js")}
 
     rc, out, _ = cli("list", "--needs", "ipv6")
-    got = {l.split()[0] for l in out.splitlines()}
+    got = {ln.split()[0] for ln in out.splitlines()}
     assert got == {s["id"] for s in scenarios if "ipv6" in s["needs"]}
 
 
@@ -155,7 +155,7 @@ def test_run_prints_progress_and_exits_0(tmp_path, ids):
                        "--scenario", ids[1], "--expectations", "none",
                        "--report-dir", tmp_path)
     assert rc == 0, out + err
-    lines = [l for l in out.splitlines() if l.startswith("[")]
+    lines = [ln for ln in out.splitlines() if ln.startswith("[")]
     assert sorted(lines) == sorted([f"[1/2] {ids[0]} PASS", f"[2/2] {ids[1]} PASS"]) or \
         sorted(lines) == sorted([f"[1/2] {ids[1]} PASS", f"[2/2] {ids[0]} PASS"]), out
     assert (tmp_path / "node.json").exists()

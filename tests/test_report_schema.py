@@ -19,7 +19,6 @@ def node_ids(n=2):
             and sc["level"] == "must"][:n]
 
 
-
 def load_schema():
     return json.loads(SCHEMA.read_text(encoding="utf-8"))
 

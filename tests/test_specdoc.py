@@ -40,7 +40,7 @@ def test_every_scenario_is_described_once_and_listed_under_each_clause(generated
 
 def test_steps_are_words_not_toml(generated):
     # No TOML step syntax and no raw value tokens leak into the steps.
-    steps = [l for l in generated.splitlines() if re.match(r"^\d+\. ", l)]
+    steps = [ln for ln in generated.splitlines() if re.match(r"^\d+\. ", ln)]
     assert steps
     for line in steps:
         assert not re.search(r"\{ *[a-z_]+ = ", line), line

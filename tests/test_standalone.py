@@ -224,8 +224,8 @@ def test_a_wheel_carries_the_data():
                      "listen_conformance/data/node/adapter.mjs",
                      "listen_conformance/paths.py"):
             assert want in names, want
-        scenarios = {n for n in names if n.startswith("listen_conformance/data/conformance/"
-                                                       "scenarios/")}
+        prefix = "listen_conformance/data/conformance/scenarios/"
+        scenarios = {n for n in names if n.startswith(prefix)}
         assert len(scenarios) == len(list((ROOT / "conformance" / "scenarios").glob("*.toml")))
     finally:
         shutil.rmtree(top, ignore_errors=True)

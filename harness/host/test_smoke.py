@@ -314,7 +314,8 @@ def test_protocol_errors(a):
     r = h.call("abort")
     check(r.get("r") == "error" and "no signal" in r.get("message", ""), "abort without signal", r)
     r = h.call("end")
-    check(r.get("status") == "exit 0" and r.get("clean") is True, "end clean (mksock fds excused)", r)
+    check(r.get("status") == "exit 0" and r.get("clean") is True,
+          "end clean (mksock fds excused)", r)
     h.quit()
 
 

@@ -196,10 +196,10 @@ def scenario_toml(path: pathlib.Path, sid: str) -> str:
     """The [[scenario]] block of one id, as written in its file."""
     import re
     lines = path.read_text(encoding="utf-8").splitlines()
-    starts = [i for i, l in enumerate(lines) if l.strip() == "[[scenario]]"] + [len(lines)]
+    starts = [i for i, ln in enumerate(lines) if ln.strip() == "[[scenario]]"] + [len(lines)]
     for a, b in zip(starts, starts[1:]):
         block = lines[a:b]
-        if any(re.match(r'^\s*id\s*=\s*"%s"\s*(#.*)?$' % re.escape(sid), l) for l in block):
+        if any(re.match(r'^\s*id\s*=\s*"%s"\s*(#.*)?$' % re.escape(sid), ln) for ln in block):
             while block and (not block[-1].strip() or block[-1].lstrip().startswith("#")):
                 block.pop()
             return "\n".join(block)
@@ -326,8 +326,8 @@ class Progress:
                 self.dirty = False
             else:
                 width = shutil.get_terminal_size((100, 24)).columns - 1
-                self.out.write("\r\x1b[K" + (line if len(line) <= width
-                                              else line[:width - 1] + "…"))
+                shown = line if len(line) <= width else line[:width - 1] + "…"
+                self.out.write("\r\x1b[K" + shown)
                 self.dirty = True
         else:
             self.out.write(line + "\n")
@@ -381,8 +381,8 @@ def cmd_report(args) -> int:
             print(f"        {line}")
     for sid in doc.get("unexpected") or []:
         if not any(sc["id"] == sid for sc in bad):
-            print(f"PASS    {sid}  UNEXPECTED (the expectation file says "
-                  f"{next((sc.get('expected') for sc in doc['scenarios'] if sc['id'] == sid), '?')})")
+            said = next((sc.get("expected") for sc in doc["scenarios"] if sc["id"] == sid), "?")
+            print(f"PASS    {sid}  UNEXPECTED (the expectation file says {said})")
     for sid in doc.get("stale_expectations") or []:
         print(f"STALE expectation: {sid} (no such scenario, or it did not run)")
     if doc.get("expectations"):

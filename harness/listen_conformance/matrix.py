@@ -147,9 +147,8 @@ def pytest_problem(output: str, rc: int) -> str:
                 return "\n".join(msg)
     if rc == 5:
         return "no scenario was selected"
-    tail = [l for l in lines if l.strip()]
+    tail = [ln for ln in lines if ln.strip()]
     return (tail[-1].strip() if tail else "no output") + f" (pytest exit status {rc})"
-
 
 
 def _safe(name: str) -> str:

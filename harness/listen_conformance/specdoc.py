@@ -259,7 +259,8 @@ def generate(scenarios=None, clauses=None, clauses_path=None) -> str:
         out += [f"{len(scs)} scenario{'s' if len(scs) != 1 else ''} "
                 f"check{'s' if len(scs) == 1 else ''} this clause"
                 + (f"; {len(elsewhere)} of them {'is' if len(elsewhere) == 1 else 'are'} "
-                   f"described under the first clause {'it names' if len(elsewhere) == 1 else 'they name'}"
+                   f"described under the first clause "
+                   f"{'it names' if len(elsewhere) == 1 else 'they name'}"
                    f" and listed at the end of this section." if elsewhere else "."), ""]
         for sc in here:
             out += _scenario_md(sc, clauses, cid)

@@ -139,8 +139,8 @@ class Listen:
 
     def words(w, step):
         args = step["listen"]
-        if args and isinstance(args[-1], str) and (args[-1] == "@cb" or
-                                                    args[-1].startswith("@fn:")):
+        last = args[-1] if args else None
+        if isinstance(last, str) and (last == "@cb" or last.startswith("@fn:")):
             label = "cb" if args[-1] == "@cb" else args[-1][4:]
             w.roles.setdefault(label, "the listen() callback")
         call = f"`{w.obj(step)}.listen({', '.join(w.value(a) for a in args)})`"

@@ -94,7 +94,7 @@ def serve_and_load(server_cmd, build, total, conc, secs, clients=2):
             done += int(fields[fields.index("done") + 1])
         rate = done / wall
         with open(f"/proc/{srv.pid}/status") as f:
-            hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+            hwm = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:"))
         return rate, hwm, done, (done / cpu if cpu > 0 else float("inf"))
     finally:
         srv.terminate()
