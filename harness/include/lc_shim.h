@@ -20,11 +20,16 @@
  *   - Same major version (LC_ABI_VERSION >> 16), ABI stable; minors add.
  *
  * Threading: every function is called on the host's one thread, and the shim
- * MUST report events (lc_host_t.event) only from inside one of its own
- * functions running on that thread — in practice from inside listen(),
- * close(), abort(), or run().  The host notes whether a report arrived while
- * the driver's call was in progress (synchronous) or from run() (after the
- * call returned); that is how L-ASYNC is observed.
+ * MUST report events (lc_host_t.event) only on that thread, from inside
+ * run() (directly, or from a callback of the shim's event loop that run()
+ * drives) — never from another thread or a signal handler.  Events MUST NOT
+ * be reported from inside listen(), close() or abort(): Node emits nothing
+ * synchronously from them, so the shim queues what they cause and reports
+ * it from a later run().  The host notes whether a report arrived while the
+ * driver's call was in progress (synchronous, which fails the scenario) or
+ * from run() (after the call returned); that is how L-ASYNC is observed.
+ * (lc_shim_util.h, next to this header, has an optional tick queue and
+ * listener list for this.)
  *
  * Errors are named by their Node.js code strings ("ERR_SERVER_ALREADY_LISTEN",
  * "EADDRINUSE", ...), never by numbers alone, so that a C library and

@@ -52,7 +52,8 @@ def snapshot(a) -> int:
     build = str(pathlib.Path(a.build_dir).resolve())
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:
         for impl, v in zip(impls, pool.map(lambda i: verdicts(i, build), impls)):
-            name = impl.replace("node --import ", "js-mutant:").replace("/", "_")
+            name = ("js-mutant:" + pathlib.Path(impl.split()[-1]).stem
+                    if impl.startswith("node --import ") else impl.replace("/", "_"))
             (out / f"{name}.json").write_text(json.dumps(v, indent=0, sort_keys=True))
             print(f"{impl}: {len(v)} verdicts", flush=True)
     return 0
