@@ -7,6 +7,10 @@
 /* A negative libuv error from errno (libuv keeps UV__ERR internal). */
 #define LCR__ERR(x) (-(x))
 
+/* The struct that holds `field` at `ptr`. */
+#define CONTAINER_OF(ptr, type, field)                                        \
+  ((type *)((char *)(ptr) - offsetof(type, field)))
+
 /* ---- errors (error.c) ---------------------------------------------------- */
 
 /* An error that outlives the call that made it (queued on a tick): the
@@ -38,27 +42,24 @@ void lcr__errbox_free(lcr__errbox_t *box);
 
 /* ---- the tick queue (loop.c) --------------------------------------------- */
 
-typedef enum lcr__tick_kind_e {
-  LCR__TICK_LISTENING = 1, /* emitListeningNT: emit if a handle exists */
-  LCR__TICK_ERROR,         /* emitErrorNT */
-  LCR__TICK_CLOSE,         /* emitCloseNT */
-  LCR__TICK_ABORT,         /* an options.signal that was already aborted */
-  LCR__TICK_LOOKUP         /* dns.lookup() of an IP literal answers on a tick */
-} lcr__tick_kind_t;
-
-typedef struct lcr__lookup_s lcr__lookup_t;
+/* A tick's callbacks: `run` does its work and releases t->data; `discard`
+ * only releases t->data, for a tick dropped without running.  The queue
+ * frees the tick itself after either. */
+typedef void (*lcr__tick_cb)(lcr_tick_t *t);
 
 struct lcr_tick_s {
   lcr_tick_t *next;
-  lcr__tick_kind_t kind;
-  lcr_server_t *server;
-  lcr__errbox_t *err;     /* LCR__TICK_ERROR */
-  lcr__lookup_t *lookup;  /* LCR__TICK_LOOKUP */
+  lcr__tick_cb run;     /* from the loop */
+  lcr__tick_cb discard; /* or NULL: nothing to release */
+  lcr_server_t *server; /* whose tick it is (lcr__tick_cancel) */
+  int kind;             /* for run: which work, in its own numbering */
+  void *data;           /* for run and discard */
 };
 
-/* process.nextTick(): append; runs from the loop, never synchronously. */
-int lcr__tick(lcr_server_t *server, lcr__tick_kind_t kind, lcr__errbox_t *err,
-              lcr__lookup_t *lookup);
+/* process.nextTick(): append a tick that calls run(t) from the loop, never
+ * synchronously. */
+int lcr__next_tick(lcr_server_t *server, lcr__tick_cb run,
+                   lcr__tick_cb discard, int kind, void *data);
 /* Drop every queued tick of a server that is being freed. */
 void lcr__tick_cancel(lcr_loop_t *loop, lcr_server_t *server);
 
@@ -129,8 +130,46 @@ struct lcr_server_s {
 
 void lcr__server_ref(lcr_server_t *s);
 void lcr__server_unref(lcr_server_t *s);
-void lcr__run_tick(lcr_tick_t *t);
-void lcr__lookup_free(lcr__lookup_t *lk);
+
+/* The server's own ticks. */
+typedef enum lcr__tick_kind_e {
+  LCR__TICK_LISTENING = 1, /* emitListeningNT: emit if a handle exists */
+  LCR__TICK_ERROR,         /* emitErrorNT */
+  LCR__TICK_CLOSE,         /* emitCloseNT */
+  LCR__TICK_ABORT          /* an options.signal that was already aborted */
+} lcr__tick_kind_t;
+
+/* process.nextTick() of one of the above.  Once queued (0 returned), the
+ * tick owns `err` (LCR__TICK_ERROR's error, else NULL). */
+int lcr__tick(lcr_server_t *s, lcr__tick_kind_t kind, lcr__errbox_t *err);
+
+/* What createServerHandle() + setupListenHandle() need. */
+typedef struct lcr__bind_spec_s {
+  const char *address; /* IP string, or NULL for the default '::' / 0.0.0.0 */
+  int family;          /* 4, 6; -1 for a pipe; 0 for an fd */
+  int port;
+  const char *path;    /* pipe */
+  size_t path_len;
+  int fd;              /* handle form, else -1 */
+  unsigned int flags;  /* UV_TCP_IPV6ONLY */
+  int reuse_port;
+  int backlog;         /* 0 means the default */
+} lcr__bind_spec_t;
+
+/* setupListenHandle(): on success s->handle is set and 'listening' queued;
+ * on failure 'error' is queued. */
+void lcr__setup_listen_handle(lcr_server_t *s, const lcr__bind_spec_t *spec);
+/* listen() on a path (a->path, a->path_len): this._pipeName, the handle,
+ * then readableAll / writableAll.  0, or -1 with *err filled. */
+int lcr__listen_path(lcr_server_t *s, const lcr_listen_t *a, int backlog,
+                     lcr_error_t *err);
+
+/* ---- host lookup (lookup.c) ---------------------------------------------- */
+
+/* lookupAndListen(): resolve `host`, then lcr__setup_listen_handle().
+ * Returns 0 (a lookup error is emitted later) or a UV_E* error. */
+int lcr__lookup_and_listen(lcr_server_t *s, int port, const char *host,
+                           int backlog, unsigned int flags, int reuse_port);
 
 /* ---- signals (signal.c) -------------------------------------------------- */
 

@@ -7,6 +7,9 @@
  * idle handle also keeps uv_run() from blocking in poll while ticks wait.
  * (One idle handle per server would not do: libuv runs idle handles newest
  * first, src/unix/loop-watcher.c inserts at the head.)
+ *
+ * A tick carries its own callbacks (run, and discard for a tick dropped
+ * unrun): the queue knows nothing of the work it schedules.
  */
 #include <stdlib.h>
 
@@ -24,8 +27,7 @@ static void on_idle(uv_idle_t *idle) {
     loop->head = t->next;
     if (loop->head == NULL)
       loop->tail = NULL;
-    lcr__run_tick(t);
-    lcr__errbox_free(t->err);
+    t->run(t);
     free(t);
   }
 
@@ -51,9 +53,8 @@ void lcr_loop_close(lcr_loop_t *loop) {
   /* Servers cancel their ticks when freed; anything left has no owner. */
   while ((t = loop->head) != NULL) {
     loop->head = t->next;
-    lcr__errbox_free(t->err);
-    if (t->lookup != NULL)
-      lcr__lookup_free(t->lookup);
+    if (t->discard != NULL)
+      t->discard(t);
     free(t);
   }
   loop->tail = NULL;
@@ -70,18 +71,19 @@ int lcr_loop_pending(const lcr_loop_t *loop) {
   return n;
 }
 
-int lcr__tick(lcr_server_t *server, lcr__tick_kind_t kind, lcr__errbox_t *err,
-              lcr__lookup_t *lookup) {
+int lcr__next_tick(lcr_server_t *server, lcr__tick_cb run,
+                   lcr__tick_cb discard, int kind, void *data) {
   lcr_loop_t *loop;
   lcr_tick_t *t;
 
   t = calloc(1, sizeof(*t));
   if (t == NULL)
     return UV_ENOMEM;
-  t->kind = kind;
+  t->run = run;
+  t->discard = discard;
   t->server = server;
-  t->err = err;
-  t->lookup = lookup;
+  t->kind = kind;
+  t->data = data;
 
   loop = server->loop;
   if (loop->tail != NULL)
@@ -102,9 +104,8 @@ void lcr__tick_cancel(lcr_loop_t *loop, lcr_server_t *server) {
   while ((t = *pp) != NULL) {
     if (t->server == server) {
       *pp = t->next;
-      lcr__errbox_free(t->err);
-      if (t->lookup != NULL)
-        lcr__lookup_free(t->lookup);
+      if (t->discard != NULL)
+        t->discard(t);
       free(t);
       continue;
     }

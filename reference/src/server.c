@@ -1,9 +1,11 @@
-/* server.c — net.Server.prototype.listen() and close(), after lib/net.js of
- * Node.js v20 (function names in comments are net.js's).
+/* server.c — a net.Server: its lifetime, its listening handle and its
+ * connections, after lib/net.js of Node.js v20 (function names in comments
+ * are net.js's): createServerHandle(), setupListenHandle(), the server's own
+ * ticks, listen() on a path, close() and address().  listen()'s arguments
+ * are checked in args.c; a host is looked up in lookup.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,35 +16,6 @@
 #include <unistd.h>
 
 #include "lcr-internal.h"
-
-#define CONTAINER_OF(ptr, type, field)                                        \
-  ((type *)((char *)(ptr) - offsetof(type, field)))
-
-/* A dns.lookup() in flight, and what to do with its answer. */
-struct lcr__lookup_s {
-  uv_getaddrinfo_t req;
-  lcr_server_t *server;
-  unsigned int listening_id;
-  int port;
-  int backlog;
-  unsigned int flags;
-  int reuse_port;
-  char *host;
-  int family;                  /* IP literal: 4 or 6 */
-};
-
-/* What createServerHandle() + setupListenHandle() need. */
-typedef struct bind_spec_s {
-  const char *address; /* IP string, or NULL for the default '::' / 0.0.0.0 */
-  int family;          /* 4, 6; -1 for a pipe; 0 for an fd */
-  int port;
-  const char *path;    /* pipe */
-  size_t path_len;
-  int fd;              /* handle form, else -1 */
-  unsigned int flags;  /* UV_TCP_IPV6ONLY */
-  int reuse_port;
-  int backlog;         /* 0 means the default */
-} bind_spec_t;
 
 typedef struct client_s {
   lcr__stream_t u;
@@ -324,7 +297,7 @@ static void queue_error(lcr_server_t *s, int uverr, const char *syscall,
   box = lcr__errbox_new(&e);
   if (box == NULL)
     return; /* out of memory: the error is lost, as an allocation failure */
-  if (lcr__tick(s, LCR__TICK_ERROR, box, NULL) != 0)
+  if (lcr__tick(s, LCR__TICK_ERROR, box) != 0)
     lcr__errbox_free(box);
 }
 
@@ -332,7 +305,7 @@ static void emit_close_if_drained(lcr_server_t *s) {
   /* net.js _emitCloseIfDrained() */
   if (s->handle != NULL || s->connections != 0 || s->freed)
     return;
-  lcr__tick(s, LCR__TICK_CLOSE, NULL, NULL);
+  lcr__tick(s, LCR__TICK_CLOSE, NULL);
 }
 
 static void on_client_close(uv_handle_t *handle) {
@@ -385,7 +358,8 @@ static void on_connection(uv_stream_t *stream, int status) {
   emit_close_if_drained(s);
 }
 
-static void setup_listen_handle(lcr_server_t *s, const bind_spec_t *spec) {
+void lcr__setup_listen_handle(lcr_server_t *s,
+                              const lcr__bind_spec_t *spec) {
   const char *address;
   lcr__handle_t *h;
   int port;
@@ -448,139 +422,18 @@ static void setup_listen_handle(lcr_server_t *s, const bind_spec_t *spec) {
     return;
   }
 
-  lcr__tick(s, LCR__TICK_LISTENING, NULL, NULL);
+  lcr__tick(s, LCR__TICK_LISTENING, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
-/* lookupAndListen()                                                         */
+/* The server's ticks: emitListeningNT(), emitErrorNT(), emitCloseNT()       */
 
-void lcr__lookup_free(lcr__lookup_t *lk) {
-  free(lk->host);
-  free(lk);
-}
-
-static void lookup_done(lcr__lookup_t *lk, int status, const char *ip,
-                        int family) {
+static void run_tick(lcr_tick_t *t) {
+  lcr__errbox_t *err;
   lcr_server_t *s;
-  lcr_error_t e;
-  bind_spec_t spec;
-
-  s = lk->server;
-  /* "if (listeningId !== self._listeningId) return;": a later listen() or
-   * close() made this lookup stale. */
-  if (s->freed || lk->listening_id != s->listening_id)
-    return;
-
-  if (status != 0) {
-    /* dns.lookup's callback emits at once, not on a tick. */
-    lcr__error_dns(&e, status, lk->host);
-    lcr__emit(s, LCR_EV_ERROR, &e, NULL);
-    return;
-  }
-
-  memset(&spec, 0, sizeof(spec));
-  spec.address = ip;
-  spec.family = family;
-  spec.port = lk->port;
-  spec.fd = -1;
-  spec.flags = lk->flags;
-  spec.reuse_port = lk->reuse_port;
-  spec.backlog = lk->backlog;
-  setup_listen_handle(s, &spec);
-}
-
-static void on_getaddrinfo(uv_getaddrinfo_t *req, int status,
-                           struct addrinfo *res) {
-  char ip[INET6_ADDRSTRLEN];
-  lcr__lookup_t *lk;
-  lcr_server_t *s;
-  int family;
-
-  lk = CONTAINER_OF(req, lcr__lookup_t, req);
-  s = lk->server;
-  ip[0] = '\0';
-  family = 4;
-
-  /* dns.lookup() without options: the first answer, in the resolver's
-   * order (verbatim, the default since Node 17). */
-  if (status == 0 && res != NULL) {
-    if (res->ai_family == AF_INET6) {
-      uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, ip, sizeof(ip));
-      family = 6;
-    } else {
-      uv_ip4_name((struct sockaddr_in *)res->ai_addr, ip, sizeof(ip));
-    }
-  } else if (status == 0) {
-    status = UV_EAI_NONAME;
-  }
-
-  lookup_done(lk, status, ip, family);
-  uv_freeaddrinfo(res);
-  lcr__lookup_free(lk);
-  lcr__server_unref(s);
-}
-
-static int lookup_and_listen(lcr_server_t *s, int port, const char *host,
-                             int backlog, unsigned int flags, int reuse_port) {
-  struct in6_addr a6;
-  struct in_addr a4;
-  struct addrinfo hints;
-  lcr__lookup_t *lk;
-  lcr_error_t e;
-  lcr__errbox_t *box;
-  int err;
-
-  lk = calloc(1, sizeof(*lk));
-  if (lk == NULL)
-    return UV_ENOMEM;
-  lk->host = strdup(host);
-  if (lk->host == NULL) {
-    free(lk);
-    return UV_ENOMEM;
-  }
-  lk->server = s;
-  lk->listening_id = s->listening_id;
-  lk->port = port;
-  lk->backlog = backlog;
-  lk->flags = flags;
-  lk->reuse_port = reuse_port;
-
-  /* dns.lookup() answers an IP literal with process.nextTick(): still
-   * asynchronous, but without the resolver. */
-  if (inet_pton(AF_INET, host, &a4) == 1)
-    lk->family = 4;
-  else if (inet_pton(AF_INET6, host, &a6) == 1)
-    lk->family = 6;
-  if (lk->family != 0) {
-    err = lcr__tick(s, LCR__TICK_LOOKUP, NULL, lk);
-    if (err != 0)
-      lcr__lookup_free(lk);
-    return err;
-  }
-
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  err = uv_getaddrinfo(s->loop->uv, &lk->req, on_getaddrinfo, lk->host, NULL,
-                       &hints);
-  if (err != 0) {
-    /* dns.lookup(): process.nextTick(callback, new DNSException(...)) */
-    lcr__error_dns(&e, err, host);
-    box = lcr__errbox_new(&e);
-    lcr__lookup_free(lk);
-    if (box != NULL && lcr__tick(s, LCR__TICK_ERROR, box, NULL) != 0)
-      lcr__errbox_free(box);
-    return 0;
-  }
-  lcr__server_ref(s);
-  return 0;
-}
-
-void lcr__run_tick(lcr_tick_t *t) {
-  lcr_server_t *s;
-  lcr__lookup_t *lk;
 
   s = t->server;
+  err = t->data;
   switch (t->kind) {
   case LCR__TICK_LISTENING:
     /* emitListeningNT(): "Ensure handle hasn't closed" */
@@ -588,7 +441,7 @@ void lcr__run_tick(lcr_tick_t *t) {
       lcr__emit(s, LCR_EV_LISTENING, NULL, NULL);
     break;
   case LCR__TICK_ERROR:
-    lcr__emit(s, LCR_EV_ERROR, &t->err->e, NULL);
+    lcr__emit(s, LCR_EV_ERROR, &err->e, NULL);
     break;
   case LCR__TICK_CLOSE:
     lcr__emit(s, LCR_EV_CLOSE, NULL, NULL);
@@ -596,74 +449,28 @@ void lcr__run_tick(lcr_tick_t *t) {
   case LCR__TICK_ABORT:
     lcr_server_close(s, NULL, NULL);
     break;
-  case LCR__TICK_LOOKUP:
-    lk = t->lookup;
-    t->lookup = NULL;
-    lookup_done(lk, 0, lk->host, lk->family);
-    lcr__lookup_free(lk);
-    break;
   }
+  lcr__errbox_free(err);
+}
+
+static void discard_tick(lcr_tick_t *t) {
+  lcr__errbox_free(t->data);
+}
+
+int lcr__tick(lcr_server_t *s, lcr__tick_kind_t kind, lcr__errbox_t *err) {
+  return lcr__next_tick(s, run_tick, discard_tick, kind, err);
 }
 
 /* ------------------------------------------------------------------------ */
-/* Server.prototype.listen()                                                 */
+/* listen() on a path                                                        */
 
-static void throw_bad_port_int(lcr_error_t *err, int port) {
-  lcr__error_node(err, "ERR_SOCKET_BAD_PORT",
-                  "options.port should be >= 0 and < 65536. "
-                  "Received type number (%d).", port);
-}
-
-/* isPipeName(): a path string that Number() reads as >= 0 is a port
- * ("8080", "", "  "), so listen('8080') is TCP.  Returns 1 and sets *port
- * (-1 when validatePort() would throw) for such strings. */
-static int path_is_port(const char *path, size_t len, int *port) {
-  char buf[64];
-  char *end;
-  size_t b, e;
-  double d;
-
-  if (len == 0) {
-    *port = -1; /* Number('') is 0, but validatePort() refuses blanks */
-    return 1;
-  }
-  if (len >= sizeof(buf) || memchr(path, '\0', len) != NULL)
-    return 0;
-  for (b = 0; b < len && strchr(" \t\n\v\f\r", path[b]) != NULL; b++)
-    ;
-  for (e = len; e > b && strchr(" \t\n\v\f\r", path[e - 1]) != NULL; e--)
-    ;
-  if (b == e) {
-    *port = -1; /* Number('') is 0, but validatePort() refuses blanks */
-    return 1;
-  }
-  memcpy(buf, path + b, e - b);
-  buf[e - b] = '\0';
-  /* Number() reads decimal, 0x.., exponents and "Infinity" only */
-  if (strpbrk(buf, "nN") != NULL && strcmp(buf, "Infinity") != 0)
-    return 0;
-  d = strtod(buf, &end);
-  if (*end != '\0' || isnan(d) || !(d >= 0))
-    return 0;
-  *port = (d == floor(d) && d <= 65535) ? (int)d : -1;
-  return 1;
-}
-
-static int listen_path(lcr_server_t *s, const lcr_listen_t *a, int backlog,
-                       lcr_error_t *err) {
-  bind_spec_t spec;
+int lcr__listen_path(lcr_server_t *s, const lcr_listen_t *a, int backlog,
+                     lcr_error_t *err) {
+  lcr__bind_spec_t spec;
   struct stat st;
   mode_t want;
   char *name;
   int r;
-
-  /* "We can not call fchmod on abstract unix socket" */
-  if (a->path[0] == '\0' && (a->readable_all || a->writable_all)) {
-    lcr__error_node(err, "ERR_INVALID_ARG_VALUE",
-                    "The argument 'options' can not set readableAll or "
-                    "writableAllt to true when path is abstract unix socket.");
-    return -1;
-  }
 
   /* this._pipeName: what address() returns, even after close() */
   name = malloc(a->path_len + 1);
@@ -684,7 +491,7 @@ static int listen_path(lcr_server_t *s, const lcr_listen_t *a, int backlog,
   spec.path_len = a->path_len;
   spec.fd = -1;
   spec.backlog = backlog;
-  setup_listen_handle(s, &spec);
+  lcr__setup_listen_handle(s, &spec);
   if (s->handle == NULL)
     return 0; /* "an error shall be emitted in the next tick" */
 
@@ -713,151 +520,6 @@ static int listen_path(lcr_server_t *s, const lcr_listen_t *a, int backlog,
     return -1;
   }
   return 0;
-}
-
-int lcr_listen(lcr_server_t *s, const lcr_listen_t *a, lcr_error_t *err) {
-  bind_spec_t spec;
-  int backlog_from_args;
-  int backlog;
-  int port;
-  int r;
-
-  if (s->handle != NULL) {
-    lcr__error_node(err, "ERR_SERVER_ALREADY_LISTEN",
-                    "Listen method has been called more than once without "
-                    "closing.");
-    return -1;
-  }
-
-  /* "if (cb !== null) this.once('listening', cb);" -- before any argument
-   * is validated: a listen() that throws below leaves cb registered, and a
-   * later successful listen() calls it. */
-  if (a->callback != NULL) {
-    r = lcr__listener_add(s, LCR_EV_LISTENING, 1, LCR__LISTENER_USER,
-                          a->callback, a->callback_data, NULL);
-    if (r != 0) {
-      lcr__error_uv(err, r, "listen", NULL, 0);
-      return -1;
-    }
-  }
-
-  /* backlogFromArgs = toNumber(args[1]) || toNumber(args[2]): a negative
-   * or zero positional backlog means the default. */
-  backlog_from_args = 0;
-  if (a->form != LCR_FORM_OPTIONS && (a->has & LCR_HAS_BACKLOG) &&
-      a->backlog > 0)
-    backlog_from_args = a->backlog;
-
-  s->listening_id++;
-
-  if (a->signal != NULL) {
-    r = lcr__signal_watch(s, a->signal);
-    if (r != 0) {
-      lcr__error_uv(err, r, "listen", NULL, 0);
-      return -1;
-    }
-  }
-
-  memset(&spec, 0, sizeof(spec));
-  spec.fd = -1;
-  spec.flags = a->ipv6_only ? UV_TCP_IPV6ONLY : 0;
-  spec.reuse_port = a->reuse_port != 0;
-
-  /* (handle[, backlog][, cb]) / {fd}: only the positional backlog counts,
-   * options.backlog is ignored on this path. */
-  if ((a->form == LCR_FORM_HANDLE ||
-       (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_FD))) &&
-      a->fd >= 0) {
-    spec.fd = a->fd;
-    spec.backlog = backlog_from_args;
-    setup_listen_handle(s, &spec);
-    return 0;
-  }
-
-  /* ([port][, host][, backlog][, cb]) and (options[, cb]) with a port */
-  port = 0;
-  if (a->form == LCR_FORM_PORT ||
-      (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_PORT)) ||
-      (a->form == LCR_FORM_PATH && path_is_port(a->path, a->path_len, &port))) {
-    if (a->form == LCR_FORM_PATH) {
-      if (port < 0) {
-        lcr__error_node(err, "ERR_SOCKET_BAD_PORT",
-                        "options.port should be >= 0 and < 65536. "
-                        "Received type string ('%.*s').",
-                        (int)(a->path_len < 40 ? a->path_len : 40), a->path);
-        return -1;
-      }
-    } else if (a->has & LCR_HAS_PORT) {
-      port = a->port;
-      if (port < 0 || port > 65535) {
-        throw_bad_port_int(err, port);
-        return -1;
-      }
-    }
-
-    /* backlog = options.backlog || backlogFromArgs: options.backlog is
-     * passed through as given, a negative one included (the kernel then
-     * caps it at somaxconn). */
-    backlog = backlog_from_args;
-    if (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_BACKLOG) &&
-        a->backlog != 0)
-      backlog = a->backlog;
-
-    if ((a->has & LCR_HAS_HOST) && a->host != NULL && a->host[0] != '\0') {
-      r = lookup_and_listen(s, port, a->host, backlog, spec.flags,
-                            spec.reuse_port);
-      if (r != 0) {
-        lcr__error_uv(err, r, "listen", NULL, 0);
-        return -1;
-      }
-      return 0;
-    }
-
-    spec.port = port;
-    spec.backlog = backlog;
-    setup_listen_handle(s, &spec);
-    return 0;
-  }
-
-  /* (path[, backlog][, cb]) and (options[, cb]) with a path */
-  if ((a->form == LCR_FORM_PATH ||
-       (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_PATH))) &&
-      a->path != NULL && a->path_len > 0) {
-    backlog = backlog_from_args;
-    if (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_BACKLOG) &&
-        a->backlog != 0)
-      backlog = a->backlog;
-    return listen_path(s, a, backlog, err);
-  }
-
-  if (!(a->has & (LCR_HAS_PORT | LCR_HAS_PATH)) ||
-      a->form == LCR_FORM_HANDLE) {
-    lcr__error_node(err, "ERR_INVALID_ARG_VALUE",
-                    "The argument 'options' must have the property \"port\" "
-                    "or \"path\".");
-    return -1;
-  }
-  lcr__error_node(err, "ERR_INVALID_ARG_VALUE",
-                  "The argument 'options' is invalid.");
-  return -1;
-}
-
-int lcr_listen_port(lcr_server_t *server, int port, const char *host,
-                    lcr_listener_cb cb, void *data, lcr_error_t *err) {
-  lcr_listen_t a;
-
-  memset(&a, 0, sizeof(a));
-  a.form = LCR_FORM_PORT;
-  a.has = LCR_HAS_PORT;
-  a.port = port;
-  if (host != NULL) {
-    a.has |= LCR_HAS_HOST;
-    a.host = host;
-  }
-  a.fd = -1;
-  a.callback = cb;
-  a.callback_data = data;
-  return lcr_listen(server, &a, err);
 }
 
 /* ------------------------------------------------------------------------ */

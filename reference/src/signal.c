@@ -36,7 +36,7 @@ int lcr__signal_watch(lcr_server_t *s, lcr_signal_t *signal) {
   int err;
 
   if (signal->aborted)
-    return lcr__tick(s, LCR__TICK_ABORT, NULL, NULL);
+    return lcr__tick(s, LCR__TICK_ABORT, NULL);
 
   if (signal->n == signal->cap) {
     cap = signal->cap != 0 ? signal->cap * 2 : 4;
