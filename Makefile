@@ -23,7 +23,7 @@ SUITE_ARGS = conformance --impl '$(IMPL)' --build-dir $(BUILD) --expectations '$
              $(if $(filter-out 1,$(SUITE_JOBS)),-n $(SUITE_JOBS),-p no:xdist) \
              $(foreach c,$(CLAUSE),--clause $(c))
 
-.PHONY: all deps build conformance test sanitize fuzz bench soak clean
+.PHONY: all deps build conformance test lint format sanitize fuzz bench soak clean
 
 all: build
 
@@ -44,10 +44,23 @@ conformance: build
 # the harness's own pytest tests (faulty shims, expectations, install, reports,
 # the browser check, and the suite against the reference, node and the example
 # shims with their expectation files).
-test: build
+test: build lint
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	$(PYTHON) harness/tools/mutants.py --build-dir $(BUILD) -n $(JOBS)
 	$(PYTEST) tests -q -n $(JOBS)
+
+# The house style, checked (never rewritten): flake8 for Python (.flake8),
+# clang-format for C (.clang-format; `make format` applies it), and the
+# JavaScript files through the runtime's own syntax check.
+C_SOURCES = $(shell find reference harness fixtures -name '*.[ch]' -not -path '*/corpus/*')
+JS_SOURCES = harness/node/adapter.mjs $(wildcard fixtures/js-mutants/*.mjs)
+lint: deps
+	flake8
+	clang-format --dry-run --Werror $(C_SOURCES)
+	@for f in $(JS_SOURCES); do node --check $$f || exit 1; done
+
+format: deps
+	clang-format -i $(C_SOURCES)
 
 # The reference and the host under AddressSanitizer + UndefinedBehaviorSanitizer:
 # their ctests, then the whole suite through the instrumented host and shim.

@@ -14,7 +14,7 @@
 #include "lcref.h"
 
 /* Does the struct the host gave us (with its own `size`) reach `member`? */
-#define LC_HAS_MEMBER(p, type, member)                                       \
+#define LC_HAS_MEMBER(p, type, member) \
   ((p)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
 
 typedef struct label_s {
@@ -26,7 +26,7 @@ typedef struct label_s {
 struct lc_server_s {
   lcr_server_t *srv;
   void *tag;
-  lcr_signal_t *signal;  /* options.signal; reused by every listen() that
+  lcr_signal_t *signal; /* options.signal; reused by every listen() that
                             passes one, like the scenario's AbortSignal */
   int last_had_signal;
   label_t *labels;
@@ -188,12 +188,12 @@ static int shim_listen(lc_server_t *ss, const lc_listen_t *args,
   a.form = (lcr_form_t)args->form;
   has = args->has;
 
-#define TAKE(bit, member, dst)                                                \
-  do {                                                                        \
-    if ((has & (bit)) && LC_HAS_MEMBER(args, lc_listen_t, member))            \
-      dst = args->member;                                                     \
-    else                                                                      \
-      has &= ~(uint32_t)(bit);                                                \
+#define TAKE(bit, member, dst)                                     \
+  do {                                                             \
+    if ((has & (bit)) && LC_HAS_MEMBER(args, lc_listen_t, member)) \
+      dst = args->member;                                          \
+    else                                                           \
+      has &= ~(uint32_t)(bit);                                     \
   } while (0)
 
   TAKE(LC_HAS_PORT, port, a.port);
@@ -357,22 +357,10 @@ static void shim_server_free(lc_server_t *ss) {
 }
 
 static const lc_shim_t descriptor = {
-  LC_ABI_VERSION,
-  sizeof(lc_shim_t),
-  "reference",
-  "0.1.0",
-  shim_init,
-  shim_server_new,
-  shim_on,
-  shim_listen,
-  shim_close,
-  shim_address,
-  shim_listening,
-  shim_abort,
-  shim_fd,
-  shim_run,
-  shim_server_free
-};
+    LC_ABI_VERSION, sizeof(lc_shim_t), "reference",     "0.1.0",
+    shim_init,      shim_server_new,   shim_on,         shim_listen,
+    shim_close,     shim_address,      shim_listening,  shim_abort,
+    shim_fd,        shim_run,          shim_server_free};
 
 LC_SHIM_EXPORT const lc_shim_t *lc_shim_entry(uint32_t offered_abi_version) {
   /* We speak 1.0 only: refuse a host that cannot take it. */

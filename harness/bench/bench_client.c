@@ -30,7 +30,8 @@ static long arg(const char *s, const char *name, long lo, long hi) {
   errno = 0;
   long v = strtol(s, &end, 10);
   if (errno || *end || v < lo || v > hi) {
-    fprintf(stderr, "lc-bench-client: %s must be an integer in [%ld, %ld], got '%s'\n",
+    fprintf(stderr,
+            "lc-bench-client: %s must be an integer in [%ld, %ld], got '%s'\n",
             name, lo, hi, s);
     exit(2);
   }
@@ -39,14 +40,17 @@ static long arg(const char *s, const char *name, long lo, long hi) {
 
 int main(int argc, char **argv) {
   if (argc != 6) {
-    fprintf(stderr, "usage: lc-bench-client HOST PORT TOTAL CONCURRENCY SECONDS\n");
+    fprintf(stderr,
+            "usage: lc-bench-client HOST PORT TOTAL CONCURRENCY SECONDS\n");
     return 2;
   }
   struct sockaddr_in sa = {.sin_family = AF_INET};
   if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1 ||
       (ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
-    fprintf(stderr, "lc-bench-client: HOST must be an IPv4 loopback address, got '%s'\n",
-            argv[1]);
+    fprintf(
+        stderr,
+        "lc-bench-client: HOST must be an IPv4 loopback address, got '%s'\n",
+        argv[1]);
     return 2;
   }
   sa.sin_port = htons((uint16_t)arg(argv[2], "PORT", 1, 65535));
@@ -61,9 +65,18 @@ int main(int argc, char **argv) {
   while ((done + failed < total) && now() < deadline) {
     while (open_ < conc && started < total) {
       int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (fd < 0) { failed++; started++; continue; }
+      if (fd < 0) {
+        failed++;
+        started++;
+        continue;
+      }
       int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-      if (r < 0 && errno != EINPROGRESS) { close(fd); failed++; started++; continue; }
+      if (r < 0 && errno != EINPROGRESS) {
+        close(fd);
+        failed++;
+        started++;
+        continue;
+      }
       struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
       epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
       started++;
@@ -74,9 +87,14 @@ int main(int argc, char **argv) {
       int fd = evs[i].data.fd;
       char buf[64];
       ssize_t k = read(fd, buf, sizeof buf);
-      if (k > 0) continue; /* the server sent data: keep waiting for EOF */
-      if (k < 0 && errno == EAGAIN) continue;
-      if (k == 0 || errno == ECONNRESET) done++; else failed++;
+      if (k > 0)
+        continue; /* the server sent data: keep waiting for EOF */
+      if (k < 0 && errno == EAGAIN)
+        continue;
+      if (k == 0 || errno == ECONNRESET)
+        done++;
+      else
+        failed++;
       epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
       /* The server closed first; end our side with a reset instead of a FIN
        * so that the client's own teardown costs as little as possible. */
@@ -87,6 +105,7 @@ int main(int argc, char **argv) {
     }
   }
   double s = now() - t0;
-  printf("done %ld failed %ld seconds %.3f rate %.0f\n", done, failed, s, done / s);
+  printf("done %ld failed %ld seconds %.3f rate %.0f\n", done, failed, s,
+         done / s);
   return 0;
 }

@@ -12,7 +12,8 @@
 
 static uv_signal_t sig_term, sig_int;
 
-static void on_listening(lcr_server_t *server, const lcr_emit_t *emit, void *data) {
+static void on_listening(lcr_server_t *server, const lcr_emit_t *emit,
+                         void *data) {
   lcr_address_t a;
   (void)emit;
   (void)data;

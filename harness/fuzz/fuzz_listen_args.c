@@ -19,8 +19,9 @@
 
 #include "lcref.h"
 
-static const char *const hosts[] = {"127.0.0.1", "::1", "::", "0.0.0.0", "",
-                                    "127.0.0.2", "::ffff:127.0.0.1", "::2"};
+static const char *const hosts[] = {
+    "127.0.0.1",        "::1", "::", "0.0.0.0", "", "127.0.0.2",
+    "::ffff:127.0.0.1", "::2"};
 
 typedef struct {
   const uint8_t *p;
@@ -69,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int abstract = take(&in, 1) & 1;
   for (size_t i = 0; i < plen; i++) {
     uint8_t c = (uint8_t)take(&in, 1);
-    path[i] = (char)(c == '/' || c == 0 ? 'x' : c); /* stay in the scratch dir */
+    path[i] =
+        (char)(c == '/' || c == 0 ? 'x' : c); /* stay in the scratch dir */
   }
   if (abstract && plen)
     path[0] = '\0';

@@ -22,10 +22,10 @@
 
 #include "host-internal.h"
 
-#define MAX_SERVERS 64
-#define MAX_EMITTED 32
+#define MAX_SERVERS      64
+#define MAX_EMITTED      32
 #define EMITTED_NAME_MAX 64
-#define MAX_TRACKED_FDS 1024
+#define MAX_TRACKED_FDS  1024
 
 typedef struct server_rec_s {
   char *name;
@@ -147,7 +147,8 @@ static void free_servers(void) {
 
 static int add_server(const lch__cmd_t *cmd, const char *name) {
   if (find_server(name)) {
-    lch__respond_error(1, cmd->seq, "server: there is already a server [%s]", name);
+    lch__respond_error(1, cmd->seq, "server: there is already a server [%s]",
+                       name);
     return -1;
   }
   if (g_n_servers == MAX_SERVERS) {
@@ -209,8 +210,8 @@ static void do_run(const lch__cmd_t *cmd, server_rec_t *s) {
       break;
     int n = lch__shim->run(left > INT_MAX ? INT_MAX : (int)left);
     if (n < 0) {
-      lch__respond_error(1, cmd->seq, "run: the shim's run() returned %d (%s)", n,
-                         strerror(-n));
+      lch__respond_error(1, cmd->seq, "run: the shim's run() returned %d (%s)",
+                         n, strerror(-n));
       done = -1;
       break;
     }
@@ -232,7 +233,8 @@ static void do_address(const lch__cmd_t *cmd, server_rec_t *s) {
   a.size = sizeof(a);
   int rc = lch__shim->address(s->srv, &a);
   if (rc != 0) {
-    lch__respond_error(1, cmd->seq, "address: the shim's address() returned %d", rc);
+    lch__respond_error(1, cmd->seq, "address: the shim's address() returned %d",
+                       rc);
     return;
   }
   a.family[sizeof(a.family) - 1] = '\0';
@@ -364,16 +366,18 @@ static int make_socket(const lch__cmd_t *cmd, char *msg, size_t msglen) {
   }
   if (domain != AF_UNIX &&
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
-    snprintf(msg, msglen, "mksock: setsockopt(SO_REUSEADDR) for %s: %s (errno %d)",
-             where, strerror(errno), errno);
+    snprintf(msg, msglen,
+             "mksock: setsockopt(SO_REUSEADDR) for %s: %s (errno %d)", where,
+             strerror(errno), errno);
     close(fd);
     return -1;
   }
   if (cmd->has_ipv6only &&
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &cmd->ipv6only,
                  sizeof(cmd->ipv6only)) < 0) {
-    snprintf(msg, msglen, "mksock: setsockopt(IPV6_V6ONLY) for %s: %s (errno %d)",
-             where, strerror(errno), errno);
+    snprintf(msg, msglen,
+             "mksock: setsockopt(IPV6_V6ONLY) for %s: %s (errno %d)", where,
+             strerror(errno), errno);
     close(fd);
     return -1;
   }
@@ -400,9 +404,7 @@ static int scenario_command(const lch__cmd_t *cmd) {
   char msg[512];
 
   switch (cmd->op) {
-  case LCH_OP_HELLO:
-    lch__do_hello(cmd);
-    return 0;
+  case LCH_OP_HELLO: lch__do_hello(cmd); return 0;
   case LCH_OP_BEGIN:
     /* Ends this scenario silently and leaves the line for the zygote,
      * which starts the new one (as the JS adapter does). */
@@ -410,11 +412,11 @@ static int scenario_command(const lch__cmd_t *cmd) {
     lch__sh->answered = 1;
     return 1;
   case LCH_OP_QUIT:
-    lch__respond_error(1, cmd->seq, "quit: a scenario is in progress (send end "
-                               "first)");
+    lch__respond_error(1, cmd->seq,
+                       "quit: a scenario is in progress (send end "
+                       "first)");
     return 0;
-  case LCH_OP_END:
-    return 1;
+  case LCH_OP_END: return 1;
   case LCH_OP_SERVER:
     if (add_server(cmd, cmd->srv) == 0)
       lch__respond_ok(cmd);
@@ -436,15 +438,15 @@ static int scenario_command(const lch__cmd_t *cmd) {
     for (int i = 0; i < 3; i++) {
       rc = lch__shim->run(0);
       if (rc < 0) {
-        lch__respond_error(1, cmd->seq, "settle: the shim's run(0) returned %d (%s)",
-                           rc, strerror(-rc));
+        lch__respond_error(1, cmd->seq,
+                           "settle: the shim's run(0) returned %d (%s)", rc,
+                           strerror(-rc));
         return 0;
       }
     }
     lch__respond_ok(cmd);
     return 0;
-  default:
-    break;
+  default: break;
   }
 
   /* The rest are about one server. */
@@ -468,9 +470,9 @@ static int scenario_command(const lch__cmd_t *cmd) {
     else if (rc == -1)
       respond_throw(cmd, &e);
     else
-      lch__respond_error(1, cmd->seq,
-                         "listen: the shim's listen() returned %d (0 or -1 only)",
-                         rc);
+      lch__respond_error(
+          1, cmd->seq, "listen: the shim's listen() returned %d (0 or -1 only)",
+          rc);
     break;
   case LCH_OP_CLOSE:
     g_sync = 1;
@@ -482,7 +484,8 @@ static int scenario_command(const lch__cmd_t *cmd) {
       respond_throw(cmd, &e);
     else
       lch__respond_error(1, cmd->seq,
-                         "close: the shim's close() returned %d (0 or -1 only)", rc);
+                         "close: the shim's close() returned %d (0 or -1 only)",
+                         rc);
     break;
   case LCH_OP_ABORT:
     g_sync = 1;
@@ -491,14 +494,13 @@ static int scenario_command(const lch__cmd_t *cmd) {
     if (rc == 0)
       lch__respond_ok(cmd);
     else
-      lch__respond_error(1, cmd->seq,
-                         "abort: the shim's abort() returned %d (the last listen "
-                         "had no signal?)",
-                         rc);
+      lch__respond_error(
+          1, cmd->seq,
+          "abort: the shim's abort() returned %d (the last listen "
+          "had no signal?)",
+          rc);
     break;
-  case LCH_OP_ADDRESS:
-    do_address(cmd, s);
-    break;
+  case LCH_OP_ADDRESS: do_address(cmd, s); break;
   case LCH_OP_LISTENING:
     rc = lch__shim->listening(s->srv);
     if (rc == 0 || rc == 1) {
@@ -506,10 +508,11 @@ static int scenario_command(const lch__cmd_t *cmd) {
       lch__jw_bool(&lch__resp, "value", rc);
       lch__resp_send();
     } else {
-      lch__respond_error(1, cmd->seq,
-                         "listening: the shim's listening() returned %d (0 or 1 "
-                         "only)",
-                         rc);
+      lch__respond_error(
+          1, cmd->seq,
+          "listening: the shim's listening() returned %d (0 or 1 "
+          "only)",
+          rc);
     }
     break;
   case LCH_OP_FD:
@@ -517,11 +520,10 @@ static int scenario_command(const lch__cmd_t *cmd) {
     lch__jw_int(&lch__resp, "value", lch__shim->fd(s->srv));
     lch__resp_send();
     break;
-  case LCH_OP_RUN:
-    do_run(cmd, s);
-    break;
+  case LCH_OP_RUN: do_run(cmd, s); break;
   default:
-    lch__respond_error(1, cmd->seq, "%s: not handled in a scenario", cmd->op_name);
+    lch__respond_error(1, cmd->seq, "%s: not handled in a scenario",
+                       cmd->op_name);
     break;
   }
   return 0;
@@ -624,8 +626,10 @@ void lch__run_scenario(const lch__cmd_t *begin) {
     begin_failed(begin, "the shim's init() returned %d (%s)", rc,
                  strerror(-rc));
   if (rc > 0)
-    begin_failed(begin, "the shim's init() returned %d (0 or a negative errno "
-                        "only)", rc);
+    begin_failed(begin,
+                 "the shim's init() returned %d (0 or a negative errno "
+                 "only)",
+                 rc);
   g_n_servers = 0;
   server_rec_t *a = &g_servers[0];
   memset(a, 0, sizeof(*a));

@@ -21,17 +21,17 @@
  * zygote after it has been reaped), so no command is lost when the child
  * dies with bytes read ahead. */
 typedef struct lch__shared_s {
-  int64_t last_seq;  /* seq of the last command the child received */
+  int64_t last_seq; /* seq of the last command the child received */
   int last_has_seq;
-  int ended;         /* the child completed `end` and is exiting 0 */
-  int answered;      /* the child answered `begin` with an error itself */
-  int eof;           /* the child saw the end of the input */
-  int discarding;    /* inside an overlong line, dropping to its '\n' */
-  int long_has_seq;  /* the overlong line's seq, when its start had one */
+  int ended;        /* the child completed `end` and is exiting 0 */
+  int answered;     /* the child answered `begin` with an error itself */
+  int eof;          /* the child saw the end of the input */
+  int discarding;   /* inside an overlong line, dropping to its '\n' */
+  int long_has_seq; /* the overlong line's seq, when its start had one */
   int64_t long_seq;
-  int n_leftover;    /* fds the scenario left open at `end` */
+  int n_leftover;      /* fds the scenario left open at `end` */
   char leftover[4096]; /* their descriptions, '\n'-separated */
-  size_t head, tail; /* unread input is buf[head..tail) */
+  size_t head, tail;   /* unread input is buf[head..tail) */
   char buf[2 * LCH_PROTO_LINE_MAX + 2];
 } lch__shared_t;
 
@@ -82,8 +82,8 @@ void lch__do_begin(const lch__cmd_t *cmd);
 /* ------------------------------------------------------------------------ */
 /* loader.c: the shim */
 
-extern const char *lch__lib;        /* the shim's path, for messages */
-extern const lc_shim_t *lch__shim;  /* the checked descriptor */
+extern const char *lch__lib;       /* the shim's path, for messages */
+extern const lc_shim_t *lch__shim; /* the checked descriptor */
 /* dlopen, handshake, descriptor checks; lch__fatal() on any failure. */
 void lch__load_shim(const char *lib);
 void lch__do_hello(const lch__cmd_t *cmd);

@@ -32,7 +32,9 @@
 
 #include "host-internal.h"
 
-static void on_sigchld(int sig) { (void)sig; }
+static void on_sigchld(int sig) {
+  (void)sig;
+}
 
 int main(int argc, char **argv) {
   const char *lib = NULL;
@@ -44,8 +46,9 @@ int main(int argc, char **argv) {
       errno = 0;
       long v = strtol(argv[++i], &end, 10);
       if (errno || *end || end == argv[i] || v < 0 || v > 86400000L)
-        lch__usage_error("--scenario-timeout-ms needs a number of milliseconds "
-                         "in [0, 86400000] (0: no limit)");
+        lch__usage_error(
+            "--scenario-timeout-ms needs a number of milliseconds "
+            "in [0, 86400000] (0: no limit)");
       lch__timeout_ms = v;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       printf("usage: lc-host [--scenario-timeout-ms N] SHIM.so\n");
@@ -87,8 +90,9 @@ int main(int argc, char **argv) {
   lch__load_shim(lib);
 
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-    fprintf(stderr, "lc-host: PR_SET_CHILD_SUBREAPER: %s (processes a shim "
-                    "double-forks may survive)\n",
+    fprintf(stderr,
+            "lc-host: PR_SET_CHILD_SUBREAPER: %s (processes a shim "
+            "double-forks may survive)\n",
             strerror(errno));
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
@@ -111,9 +115,7 @@ int main(int argc, char **argv) {
     if (!lch__next_command(&cmd))
       break;
     switch (cmd.op) {
-    case LCH_OP_HELLO:
-      lch__do_hello(&cmd);
-      break;
+    case LCH_OP_HELLO: lch__do_hello(&cmd); break;
     case LCH_OP_QUIT:
       lch__respond_ok(&cmd);
       lch__cmd_free(&cmd);
@@ -126,8 +128,10 @@ int main(int argc, char **argv) {
       }
       break;
     default:
-      lch__respond_error(1, cmd.seq, "%s: no scenario in progress (send begin "
-                                "first)", cmd.op_name);
+      lch__respond_error(1, cmd.seq,
+                         "%s: no scenario in progress (send begin "
+                         "first)",
+                         cmd.op_name);
       break;
     }
     lch__cmd_free(&cmd);

@@ -48,7 +48,8 @@ void lch__send_line(lch__jw_t *w) {
   lch__jw_raw(w, "\n", 1);
   if (w->oom) {
     static const char oom[] =
-        "{\"r\":\"error\",\"seq\":null,\"message\":\"lc-host: out of memory\"}\n";
+        "{\"r\":\"error\",\"seq\":null,\"message\":\"lc-host: out of "
+        "memory\"}\n";
     write_all(lch__out, oom, sizeof(oom) - 1);
     return;
   }
@@ -129,8 +130,8 @@ static int read_line(const char **line, size_t *len) {
     if (sh->discarding) {
       sh->head = sh->tail = 0;
     } else if (sh->tail - sh->head > LCH_PROTO_LINE_MAX) {
-      sh->long_has_seq = lch__proto_sniff_seq(sh->buf + sh->head,
-                                              sh->tail - sh->head, &sh->long_seq);
+      sh->long_has_seq = lch__proto_sniff_seq(
+          sh->buf + sh->head, sh->tail - sh->head, &sh->long_seq);
       sh->discarding = 1;
       sh->head = sh->tail = 0;
     } else if (sh->head > 0) {

@@ -213,8 +213,9 @@ static int parse_int(parser_t *p, int64_t *out) {
   if (p->pos < p->len &&
       (p->s[p->pos] == '.' || p->s[p->pos] == 'e' || p->s[p->pos] == 'E')) {
     p->pos = start;
-    return fail(p, "number is not an integer (fractions and exponents are "
-                   "not supported)");
+    return fail(p,
+                "number is not an integer (fractions and exponents are "
+                "not supported)");
   }
   if (neg)
     *out = v == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)v;
@@ -226,9 +227,9 @@ static int parse_int(parser_t *p, int64_t *out) {
 static int literal(parser_t *p, const char *word) {
   size_t n = strlen(word);
   if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0)
-    return fail(p, "unexpected character '%c'",
-                p->s[p->pos] >= 0x20 && p->s[p->pos] < 0x7F ? p->s[p->pos]
-                                                            : '?');
+    return fail(
+        p, "unexpected character '%c'",
+        p->s[p->pos] >= 0x20 && p->s[p->pos] < 0x7F ? p->s[p->pos] : '?');
   p->pos += n;
   return 0;
 }
@@ -406,7 +407,9 @@ const char *lch__json_type_name(lch__json_type_t type) {
 /* ------------------------------------------------------------------------ */
 /* Writer */
 
-void lch__jw_init(lch__jw_t *w) { memset(w, 0, sizeof(*w)); }
+void lch__jw_init(lch__jw_t *w) {
+  memset(w, 0, sizeof(*w));
+}
 
 void lch__jw_free(lch__jw_t *w) {
   free(w->buf);
@@ -441,7 +444,9 @@ static void put(lch__jw_t *w, const char *s, size_t n) {
   w->buf[w->len] = '\0';
 }
 
-void lch__jw_raw(lch__jw_t *w, const char *s, size_t n) { put(w, s, n); }
+void lch__jw_raw(lch__jw_t *w, const char *s, size_t n) {
+  put(w, s, n);
+}
 
 void lch__jw_string_value(lch__jw_t *w, const char *s, size_t n) {
   static const char hexd[] = "0123456789abcdef";

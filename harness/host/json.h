@@ -24,12 +24,12 @@ typedef enum lch__json_type_e {
 } lch__json_type_t;
 
 typedef struct lch__json_member_s {
-  const char *key;  /* NUL-terminated; never holds a NUL (refused) */
+  const char *key; /* NUL-terminated; never holds a NUL (refused) */
   lch__json_type_t type;
-  const char *str;  /* LCH_JSON_STRING: decoded bytes, NUL-terminated too */
-  size_t str_len;   /* bytes in str, not counting the terminator */
-  int64_t num;      /* LCH_JSON_INT */
-  int boolean;      /* LCH_JSON_BOOL: 0 or 1 */
+  const char *str; /* LCH_JSON_STRING: decoded bytes, NUL-terminated too */
+  size_t str_len;  /* bytes in str, not counting the terminator */
+  int64_t num;     /* LCH_JSON_INT */
+  int boolean;     /* LCH_JSON_BOOL: 0 or 1 */
 } lch__json_member_t;
 
 typedef struct lch__json_object_s {
@@ -62,11 +62,13 @@ typedef struct lch__jw_s {
 void lch__jw_init(lch__jw_t *w);
 void lch__jw_free(lch__jw_t *w);
 void lch__jw_reset(lch__jw_t *w);
-void lch__jw_begin(lch__jw_t *w);                  /* '{' */
-void lch__jw_end(lch__jw_t *w);                    /* '}' */
-void lch__jw_obj(lch__jw_t *w, const char *key);   /* "key":{ ... close with end */
+void lch__jw_begin(lch__jw_t *w); /* '{' */
+void lch__jw_end(lch__jw_t *w);   /* '}' */
+void lch__jw_obj(lch__jw_t *w,
+                 const char *key); /* "key":{ ... close with end */
 void lch__jw_str(lch__jw_t *w, const char *key, const char *s, size_t n);
-void lch__jw_cstr(lch__jw_t *w, const char *key, const char *s); /* NULL: null */
+void lch__jw_cstr(lch__jw_t *w, const char *key,
+                  const char *s); /* NULL: null */
 void lch__jw_int(lch__jw_t *w, const char *key, int64_t v);
 void lch__jw_bool(lch__jw_t *w, const char *key, int v);
 void lch__jw_null(lch__jw_t *w, const char *key);

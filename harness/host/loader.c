@@ -31,8 +31,8 @@ void lch__load_shim(const char *lib) {
   dlerror();
   void *sym = dlsym(h, LC_SHIM_ENTRY_SYMBOL);
   if (!sym)
-    lch__fatal("no entry point [%s] in shared library [%s]", LC_SHIM_ENTRY_SYMBOL,
-               lib);
+    lch__fatal("no entry point [%s] in shared library [%s]",
+               LC_SHIM_ENTRY_SYMBOL, lib);
   lc_shim_entry_fn entry;
   memcpy(&entry, &sym, sizeof(entry)); /* POSIX: object to function pointer */
   const lc_shim_t *d = entry(LC_ABI_VERSION);
@@ -43,13 +43,14 @@ void lch__load_shim(const char *lib) {
                LC_SHIM_ENTRY_SYMBOL, mine);
   abi_string(d->abi_version, theirs, sizeof(theirs));
   if ((d->abi_version >> 16) != LC_ABI_VERSION_MAJOR)
-    lch__fatal("[%s] speaks shim ABI %s, this host speaks %s", lib, theirs, mine);
+    lch__fatal("[%s] speaks shim ABI %s, this host speaks %s", lib, theirs,
+               mine);
   if (d->abi_version > LC_ABI_VERSION)
     lch__fatal("[%s] answered shim ABI %s, newer than the %s this host offered",
                lib, theirs, mine);
   if (d->size < LC_SHIM_SIZE_1_0)
-    lch__fatal("[%s] descriptor size %u is smaller than the ABI 1.0 size %zu", lib,
-               (unsigned)d->size, (size_t)LC_SHIM_SIZE_1_0);
+    lch__fatal("[%s] descriptor size %u is smaller than the ABI 1.0 size %zu",
+               lib, (unsigned)d->size, (size_t)LC_SHIM_SIZE_1_0);
   static const struct {
     const char *name;
     size_t off;

@@ -24,7 +24,8 @@ static const op_def_t op_defs[] = {
     {"listening", LCH_OP_LISTENING, "srv"},
     {"abort", LCH_OP_ABORT, "srv"},
     {"fd", LCH_OP_FD, "srv"},
-    {"mksock", LCH_OP_MKSOCK, "name family address port path bind listen backlog ipv6Only"},
+    {"mksock", LCH_OP_MKSOCK,
+     "name family address port path bind listen backlog ipv6Only"},
     {"run", LCH_OP_RUN, "srv until ms"},
     {"settle", LCH_OP_SETTLE, ""},
     {"end", LCH_OP_END, ""},
@@ -106,9 +107,8 @@ static int get_int(ctx_t *c, const char *key, int required, int64_t lo,
                key, lch__json_type_name(m->type));
   if (m->num < lo || m->num > hi)
     return err(c->errbuf, c->errlen,
-               "%s: field [%s] = %lld is outside [%lld, %lld]",
-               c->cmd->op_name, key, (long long)m->num, (long long)lo,
-               (long long)hi);
+               "%s: field [%s] = %lld is outside [%lld, %lld]", c->cmd->op_name,
+               key, (long long)m->num, (long long)lo, (long long)hi);
   *v = m->num;
   return 1;
 }
@@ -118,9 +118,8 @@ static int get_bool(ctx_t *c, const char *key, int *v) {
   if (!m)
     return 0;
   if (m->type != LCH_JSON_BOOL)
-    return err(c->errbuf, c->errlen,
-               "%s: field [%s] must be a boolean, not %s", c->cmd->op_name,
-               key, lch__json_type_name(m->type));
+    return err(c->errbuf, c->errlen, "%s: field [%s] must be a boolean, not %s",
+               c->cmd->op_name, key, lch__json_type_name(m->type));
   *v = m->boolean;
   return 1;
 }
@@ -257,14 +256,14 @@ static int parse_mksock(ctx_t *c) {
       return err(c->errbuf, c->errlen,
                  "mksock: a bound unix socket needs field [path]");
   } else if (cmd->path) {
-    return err(c->errbuf, c->errlen,
-               "mksock: field [path] is for unix, not %s", family);
+    return err(c->errbuf, c->errlen, "mksock: field [path] is for unix, not %s",
+               family);
   }
   return 0;
 }
 
-int lch__proto_parse(const char *line, size_t len, lch__cmd_t *out, char *errbuf,
-                     size_t errlen) {
+int lch__proto_parse(const char *line, size_t len, lch__cmd_t *out,
+                     char *errbuf, size_t errlen) {
   ctx_t c = {out, errbuf, errlen};
   const lch__json_member_t *m;
   const op_def_t *def = NULL;
@@ -329,22 +328,19 @@ int lch__proto_parse(const char *line, size_t len, lch__cmd_t *out, char *errbuf
         get_str(&c, "label", 1, &out->label) < 0)
       return -1;
     break;
-  case LCH_OP_LISTEN:
-    return parse_listen(&c);
+  case LCH_OP_LISTEN: return parse_listen(&c);
   case LCH_OP_CLOSE:
     if (get_str(&c, "cb", 0, &out->cb) < 0)
       return -1;
     break;
-  case LCH_OP_MKSOCK:
-    return parse_mksock(&c);
+  case LCH_OP_MKSOCK: return parse_mksock(&c);
   case LCH_OP_RUN:
     out->ms = 3000;
     if (get_str(&c, "until", 1, &out->until) < 0 ||
         get_int(&c, "ms", 0, 0, 86400000, &out->ms) < 0)
       return -1;
     break;
-  default:
-    break;
+  default: break;
   }
   return 0;
 }

@@ -64,8 +64,8 @@ typedef struct lch__cmd_s {
   int32_t port;
   const char *path;
   size_t path_len;
-  int bind, do_listen; /* bind defaults to true, listen to false */
-  int32_t backlog;      /* for listen: 511 when absent */
+  int bind, do_listen;        /* bind defaults to true, listen to false */
+  int32_t backlog;            /* for listen: 511 when absent */
   int has_ipv6only, ipv6only; /* tcp6: IPV6_V6ONLY when given */
   /* run */
   const char *until;
@@ -77,8 +77,8 @@ typedef struct lch__cmd_s {
 /* Parse one line (without its '\n').  Returns 0, or -1 with a message in
  * errbuf naming the problem; out->has_seq/seq then say whether the seq could
  * be read, so the error can echo it.  Call lch__cmd_free() either way. */
-int lch__proto_parse(const char *line, size_t len, lch__cmd_t *out, char *errbuf,
-                     size_t errlen);
+int lch__proto_parse(const char *line, size_t len, lch__cmd_t *out,
+                     char *errbuf, size_t errlen);
 void lch__cmd_free(lch__cmd_t *cmd);
 
 /* Best effort for a line that is not valid JSON: finds `"seq": <integer>`

@@ -98,9 +98,11 @@ int main(void) {
   BAD("{\"op\":\"hello\",\"seq\":1,\"extra\":1}", "unknown field [extra]");
   BAD("{\"op\":\"begin\",\"seq\":1,\"id\":\"x\"}", "missing field [cwd]");
   BAD("{\"op\":\"server\",\"seq\":1}", "missing field [srv]");
-  BAD("{\"op\":\"on\",\"seq\":1,\"event\":\"listening\"}", "missing field [label]");
+  BAD("{\"op\":\"on\",\"seq\":1,\"event\":\"listening\"}",
+      "missing field [label]");
   BAD("{\"op\":\"listen\",\"seq\":1}", "missing field [form]");
-  BAD("{\"op\":\"listen\",\"seq\":1,\"form\":\"pipe\"}", "port, path, handle or options");
+  BAD("{\"op\":\"listen\",\"seq\":1,\"form\":\"pipe\"}",
+      "port, path, handle or options");
   BAD("{\"op\":\"listen\",\"seq\":1,\"form\":\"port\",\"port\":\"80\"}",
       "[port] must be an integer, not string");
   BAD("{\"op\":\"listen\",\"seq\":1,\"form\":\"port\",\"port\":4294967296}",
@@ -113,14 +115,20 @@ int main(void) {
       "[signal] must be true");
   BAD("{\"op\":\"listen\",\"seq\":1,\"form\":\"port\",\"ipv6only\":true}",
       "unknown field [ipv6only]");
-  BAD("{\"op\":\"run\",\"seq\":1,\"until\":\"listening\",\"ms\":-1}", "outside");
+  BAD("{\"op\":\"run\",\"seq\":1,\"until\":\"listening\",\"ms\":-1}",
+      "outside");
   BAD("{\"op\":\"run\",\"seq\":1,\"ms\":10}", "missing field [until]");
-  BAD("{\"op\":\"mksock\",\"seq\":1,\"family\":\"tcp4\"}", "missing field [name]");
-  BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"family\":\"udp\"}", "tcp4, tcp6 or unix");
-  BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"family\":\"unix\"}", "needs field [path]");
-  BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"family\":\"tcp4\",\"path\":\"/x\"}",
+  BAD("{\"op\":\"mksock\",\"seq\":1,\"family\":\"tcp4\"}",
+      "missing field [name]");
+  BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"family\":\"udp\"}",
+      "tcp4, tcp6 or unix");
+  BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"family\":\"unix\"}",
+      "needs field [path]");
+  BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"family\":\"tcp4\","
+      "\"path\":\"/x\"}",
       "[path] is for unix");
-  BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"ipv6Only\":true}", "is for tcp6");
+  BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"ipv6Only\":true}",
+      "is for tcp6");
   {
     static char huge[LCH_PROTO_LINE_MAX + 10];
     memset(huge, ' ', sizeof(huge));
@@ -141,20 +149,25 @@ int main(void) {
   /* Good lines, and what they decode to */
   good(" {\"op\":\"hello\",\"seq\":-9223372036854775808} ");
   check(good_cmd.op == LCH_OP_HELLO && good_cmd.seq == INT64_MIN, "hello");
-  good("{\"op\":\"listen\",\"seq\":3,\"form\":\"port\",\"port\":0,"
-       "\"host\":\"127.0.0.1\",\"cb\":\"cb\"}");
+  good(
+      "{\"op\":\"listen\",\"seq\":3,\"form\":\"port\",\"port\":0,"
+      "\"host\":\"127.0.0.1\",\"cb\":\"cb\"}");
   check(good_cmd.op == LCH_OP_LISTEN && !strcmp(good_cmd.srv, "A") &&
             good_cmd.listen.size == sizeof(lc_listen_t) &&
             good_cmd.listen.form == LC_FORM_PORT &&
-            good_cmd.listen.has == (LC_HAS_PORT | LC_HAS_HOST | LC_HAS_CALLBACK) &&
+            good_cmd.listen.has ==
+                (LC_HAS_PORT | LC_HAS_HOST | LC_HAS_CALLBACK) &&
             !strcmp(good_cmd.listen.host, "127.0.0.1") &&
             !strcmp(good_cmd.listen.callback_label, "cb") &&
             good_cmd.listen.fd == -1,
         "listen port form");
-  good("{\"op\":\"listen\",\"seq\":4,\"srv\":\"B\",\"form\":\"options\","
-       "\"path\":\"\\u0000abs\\u00e9\",\"readableAll\":true,\"writableAll\":false,"
-       "\"exclusive\":true,\"ipv6Only\":false,\"reusePort\":true,\"signal\":true,"
-       "\"backlog\":-5,\"fd\":3}");
+  good(
+      "{\"op\":\"listen\",\"seq\":4,\"srv\":\"B\",\"form\":\"options\","
+      "\"path\":\"\\u0000abs\\u00e9\",\"readableAll\":true,\"writableAll\":"
+      "false,"
+      "\"exclusive\":true,\"ipv6Only\":false,\"reusePort\":true,\"signal\":"
+      "true,"
+      "\"backlog\":-5,\"fd\":3}");
   check(good_cmd.listen.path_len == 6 &&
             !memcmp(good_cmd.listen.path, "\0abs\xc3\xa9", 6) &&
             good_cmd.listen.has ==
@@ -162,8 +175,9 @@ int main(void) {
                  LC_HAS_EXCLUSIVE | LC_HAS_IPV6ONLY | LC_HAS_REUSEPORT |
                  LC_HAS_SIGNAL | LC_HAS_BACKLOG | LC_HAS_FD) &&
             good_cmd.listen.readable_all == 1 &&
-            good_cmd.listen.writable_all == 0 && good_cmd.listen.backlog == -5 &&
-            good_cmd.listen.fd == 3 && !strcmp(good_cmd.srv, "B"),
+            good_cmd.listen.writable_all == 0 &&
+            good_cmd.listen.backlog == -5 && good_cmd.listen.fd == 3 &&
+            !strcmp(good_cmd.srv, "B"),
         "listen options form, abstract path with its length");
   good("{\"op\":\"listen\",\"seq\":5,\"form\":\"port\"}");
   check(good_cmd.listen.has == 0, "listen() has nothing");

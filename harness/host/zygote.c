@@ -109,8 +109,9 @@ static void kill_leftovers(pid_t pgid) {
     if (!found)
       return;
     if (lch__now_ms() > deadline) {
-      fprintf(stderr, "lc-host: processes left by the scenario survive "
-                      "SIGKILL; giving up on them\n");
+      fprintf(stderr,
+              "lc-host: processes left by the scenario survive "
+              "SIGKILL; giving up on them\n");
       return;
     }
     lch__sleep_ms(1);
@@ -254,7 +255,7 @@ void lch__do_begin(const lch__cmd_t *cmd) {
     }
     if (pid == 0)
       lch__run_scenario(cmd); /* does not return */
-    setpgid(pid, pid); /* also done by the child; whichever runs first */
+    setpgid(pid, pid);        /* also done by the child; whichever runs first */
   }
 
   sigemptyset(&chld);
@@ -280,7 +281,8 @@ void lch__do_begin(const lch__cmd_t *cmd) {
         kill(pid, SIGKILL);
         continue;
       }
-      struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+      struct timespec ts = {(time_t)(left / 1000),
+                            (long)(left % 1000) * 1000000L};
       sigtimedwait(&chld, NULL, &ts);
     } else {
       sigwaitinfo(&chld, NULL);

@@ -48,7 +48,7 @@ extern "C" {
 /* ABI version: major << 16 | minor. */
 #define LC_ABI_VERSION_MAJOR 1
 #define LC_ABI_VERSION_MINOR 0
-#define LC_ABI_VERSION ((LC_ABI_VERSION_MAJOR << 16) | LC_ABI_VERSION_MINOR)
+#define LC_ABI_VERSION       ((LC_ABI_VERSION_MAJOR << 16) | LC_ABI_VERSION_MINOR)
 
 /* The one exported symbol.  Its name as a string, for dlsym(). */
 #define LC_SHIM_ENTRY_SYMBOL "lc_shim_entry"
@@ -88,11 +88,11 @@ typedef enum lc_event_type_e {
 } lc_event_type_t;
 
 typedef struct lc_event_s {
-  uint32_t size;         /* sizeof(lc_event_t) as the shim was compiled */
+  uint32_t size; /* sizeof(lc_event_t) as the shim was compiled */
   lc_event_type_t type;
-  void *tag;             /* the tag given to server_new() */
-  const char *name;      /* "listening", "error", "close", "connection" */
-  const char *label;     /* LC_EVENT_CALL: the listener's label; else NULL */
+  void *tag;               /* the tag given to server_new() */
+  const char *name;        /* "listening", "error", "close", "connection" */
+  const char *label;       /* LC_EVENT_CALL: the listener's label; else NULL */
   const lc_error_t *error; /* 'error' emissions and calls that receive an
                               error argument (close callback); else NULL */
 } lc_event_t;
@@ -114,12 +114,12 @@ typedef struct lc_host_s {
 /* listen() arguments: the call as the user wrote it                         */
 
 typedef enum lc_form_e {
-  LC_FORM_PORT = 1,    /* listen([port[, host[, backlog]]][, callback]);
+  LC_FORM_PORT = 1,   /* listen([port[, host[, backlog]]][, callback]);
                           with nothing in `has` but maybe CALLBACK this is
                           listen() / listen(callback) */
-  LC_FORM_PATH = 2,    /* listen(path[, backlog][, callback])            */
-  LC_FORM_HANDLE = 3,  /* listen(handle[, backlog][, callback]), handle = {fd} */
-  LC_FORM_OPTIONS = 4  /* listen(options[, callback])                    */
+  LC_FORM_PATH = 2,   /* listen(path[, backlog][, callback])            */
+  LC_FORM_HANDLE = 3, /* listen(handle[, backlog][, callback]), handle = {fd} */
+  LC_FORM_OPTIONS = 4 /* listen(options[, callback])                    */
 } lc_form_t;
 
 /* Which arguments (or, for LC_FORM_OPTIONS, which option properties) the
@@ -144,13 +144,13 @@ enum {
 typedef struct lc_listen_s {
   uint32_t size;
   lc_form_t form;
-  uint32_t has;          /* LC_HAS_* */
-  int32_t port;          /* may be out of range: validation is the shim's */
-  const char *host;      /* NUL-terminated */
+  uint32_t has;     /* LC_HAS_* */
+  int32_t port;     /* may be out of range: validation is the shim's */
+  const char *host; /* NUL-terminated */
   int32_t backlog;
-  const char *path;      /* NOT NUL-terminated when abstract: use path_len */
-  size_t path_len;       /* bytes in path; path[0] == '\0' means abstract */
-  int32_t fd;            /* LC_FORM_HANDLE, or options {fd} */
+  const char *path; /* NOT NUL-terminated when abstract: use path_len */
+  size_t path_len;  /* bytes in path; path[0] == '\0' means abstract */
+  int32_t fd;       /* LC_FORM_HANDLE, or options {fd} */
   int32_t exclusive, ipv6_only, readable_all, writable_all, reuse_port;
   const char *callback_label; /* LC_HAS_CALLBACK: label the host reports */
 } lc_listen_t;
@@ -165,10 +165,10 @@ typedef enum lc_address_kind_e {
 typedef struct lc_address_s {
   uint32_t size;
   lc_address_kind_t kind;
-  char family[8];      /* "IPv4" / "IPv6" */
+  char family[8]; /* "IPv4" / "IPv6" */
   char address[64];
   int32_t port;
-  char path[256];      /* may begin with '\0' (abstract): use path_len */
+  char path[256]; /* may begin with '\0' (abstract): use path_len */
   size_t path_len;
 } lc_address_t;
 
@@ -208,8 +208,7 @@ typedef struct lc_shim_s {
    * listen failures (EADDRINUSE, EACCES, ...) MUST NOT be returned here:
    * they are reported later as an 'error' emission from run().
    * 'listening' MUST NOT be reported before listen() returns. */
-  int (*listen)(lc_server_t *server, const lc_listen_t *args,
-                lc_error_t *err);
+  int (*listen)(lc_server_t *server, const lc_listen_t *args, lc_error_t *err);
 
   /* server.close([callback]).  `callback_label` is NULL for close() without
    * a callback.  The callback MUST be called after 'close' is emitted, with

@@ -69,11 +69,11 @@ static inline int lcu_host_init(lcu_host_t *lh, const lc_host_t *host) {
   return 0;
 }
 
-/* lcu_listener_t.flags */
-#define LCU_ONCE 1u        /* removed before it runs (EventEmitter.once) */
-#define LCU_NOT_RUNNING 2u /* receives ERR_SERVER_NOT_RUNNING, whatever the
-                              emission carries (close() callback of a
-                              server that was not listening) */
+/* lcu_listener_t.flags: LCU_ONCE, removed before it runs (EventEmitter.once);
+ * LCU_NOT_RUNNING, receives ERR_SERVER_NOT_RUNNING whatever the emission
+ * carries (the close() callback of a server that was not listening). */
+#define LCU_ONCE        1u
+#define LCU_NOT_RUNNING 2u
 
 typedef struct lcu_listener_s {
   struct lcu_listener_s *next;
@@ -254,6 +254,8 @@ static inline void lcu_emitter_clear(lcu_emitter_t *em) {
 static inline const char *lcu_errno_name(int err) {
   int e = err < 0 ? -err : err;
   switch (e) {
+    /* clang-format 14 would fold the macro into the #ifdef after it. */
+    /* clang-format off */
 #define LCU__NAME(x) \
   case x:            \
     return #x;
@@ -303,16 +305,15 @@ static inline const char *lcu_errno_name(int err) {
     LCU__NAME(EMFILE)
 #endif
 #undef LCU__NAME
+    /* clang-format on */
 #ifdef EOPNOTSUPP
   case EOPNOTSUPP: /* libuv names it ENOTSUP (the same value on Linux) */
     return "ENOTSUP";
 #endif
 #if defined(ENOTSUP) && (!defined(EOPNOTSUPP) || ENOTSUP != EOPNOTSUPP)
-  case ENOTSUP:
-    return "ENOTSUP";
+  case ENOTSUP: return "ENOTSUP";
 #endif
-  default:
-    return NULL;
+  default: return NULL;
   }
 }
 
@@ -434,7 +435,9 @@ static inline lcu_tick_t *lcu_tick_push(lcu_ticks_t *q, void *owner,
 }
 
 /* The `extra` bytes given to lcu_tick_push(), aligned for any type. */
-static inline void *lcu_tick_data(lcu_tick_t *t) { return (void *)t->data; }
+static inline void *lcu_tick_data(lcu_tick_t *t) {
+  return (void *)t->data;
+}
 
 /* 1 when ticks are queued. */
 static inline int lcu_ticks_pending(const lcu_ticks_t *q) {

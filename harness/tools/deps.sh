@@ -7,7 +7,8 @@ set -euo pipefail
 pkgs=(cmake make gcc pkg-config libuv1-dev libcriterion-dev libevent-dev
       python3 python3-pytest python3-pytest-xdist python3-hypothesis python3-jsonschema
       python3-venv python3-pip python3-setuptools python3-wheel git
-      iproute2 nodejs valgrind clang libclang-rt-14-dev util-linux chromium)
+      iproute2 nodejs valgrind clang libclang-rt-14-dev util-linux chromium
+      flake8 clang-format)
 missing=()
 for p in "${pkgs[@]}"; do
   # nodejs may come from elsewhere than Debian: a working `node` is enough.

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Verdict snapshots: prove that a change of structure changed no verdict.
 
     harness/tools/verdicts.py snapshot DIR [--build-dir B] [--mutants]

@@ -14,8 +14,7 @@
 
 #include "lcref.h"
 
-static void on_error(lcr_server_t *server, const lcr_emit_t *emit,
-                     void *data) {
+static void on_error(lcr_server_t *server, const lcr_emit_t *emit, void *data) {
   (void)server;
   (void)data;
   fprintf(stderr, "error: %s (%s)\n", emit->error->message, emit->error->code);

@@ -39,14 +39,14 @@ extern "C" {
 #define LCR_VERSION_MAJOR 0
 #define LCR_VERSION_MINOR 1
 #define LCR_VERSION_PATCH 0
-#define LCR_VERSION_HEX                                                       \
+#define LCR_VERSION_HEX \
   ((LCR_VERSION_MAJOR << 16) | (LCR_VERSION_MINOR << 8) | LCR_VERSION_PATCH)
 
 unsigned int lcr_version(void);
 const char *lcr_version_string(void);
 
 /* Node's defaults (lib/net.js). */
-#define LCR_DEFAULT_BACKLOG 511 /* "511 (not 512)": the kernel rounds up */
+#define LCR_DEFAULT_BACKLOG   511 /* "511 (not 512)": the kernel rounds up */
 #define LCR_DEFAULT_IPV6_ADDR "::"
 #define LCR_DEFAULT_IPV4_ADDR "0.0.0.0"
 
@@ -76,7 +76,7 @@ struct lcr_loop_s {
   /* public, read-only */
   uv_loop_t *uv;
   /* private */
-  uv_idle_t idle;       /* drains the tick queue; active only when needed */
+  uv_idle_t idle; /* drains the tick queue; active only when needed */
   lcr_tick_t *head;
   lcr_tick_t *tail;
 };
@@ -149,10 +149,10 @@ void lcr_server_set_data(lcr_server_t *server, void *data);
 
 /* The four call forms of server.listen(). */
 typedef enum lcr_form_e {
-  LCR_FORM_PORT = 1,    /* listen([port[, host[, backlog]]][, cb])    */
-  LCR_FORM_PATH = 2,    /* listen(path[, backlog][, cb])              */
-  LCR_FORM_HANDLE = 3,  /* listen({fd}[, backlog][, cb])              */
-  LCR_FORM_OPTIONS = 4  /* listen(options[, cb])                      */
+  LCR_FORM_PORT = 1,   /* listen([port[, host[, backlog]]][, cb])    */
+  LCR_FORM_PATH = 2,   /* listen(path[, backlog][, cb])              */
+  LCR_FORM_HANDLE = 3, /* listen({fd}[, backlog][, cb])              */
+  LCR_FORM_OPTIONS = 4 /* listen(options[, cb])                      */
 } lcr_form_t;
 
 /* Which arguments / option properties the caller passed. */
@@ -166,19 +166,19 @@ enum {
 
 typedef struct lcr_listen_s {
   lcr_form_t form;
-  unsigned int has;        /* LCR_HAS_* */
-  int port;                /* validated: 0..65535 */
-  const char *host;        /* NUL-terminated; "" means none, like Node */
+  unsigned int has; /* LCR_HAS_* */
+  int port;         /* validated: 0..65535 */
+  const char *host; /* NUL-terminated; "" means none, like Node */
   int backlog;
-  const char *path;        /* path_len bytes; path[0] == '\0': abstract */
+  const char *path; /* path_len bytes; path[0] == '\0': abstract */
   size_t path_len;
-  int fd;                  /* LCR_FORM_HANDLE, or options.fd */
-  int exclusive;           /* accepted; no effect outside cluster */
-  int ipv6_only;           /* IPV6_V6ONLY=1 (UV_TCP_IPV6ONLY) */
-  int readable_all;        /* IPC: chmod a+r */
-  int writable_all;        /* IPC: chmod a+w */
-  int reuse_port;          /* SO_REUSEPORT=1 (Node >= 22.12) */
-  lcr_signal_t *signal;    /* options.signal, or NULL */
+  int fd;                   /* LCR_FORM_HANDLE, or options.fd */
+  int exclusive;            /* accepted; no effect outside cluster */
+  int ipv6_only;            /* IPV6_V6ONLY=1 (UV_TCP_IPV6ONLY) */
+  int readable_all;         /* IPC: chmod a+r */
+  int writable_all;         /* IPC: chmod a+w */
+  int reuse_port;           /* SO_REUSEPORT=1 (Node >= 22.12) */
+  lcr_signal_t *signal;     /* options.signal, or NULL */
   lcr_listener_cb callback; /* added with once('listening'), or NULL */
   void *callback_data;
 } lcr_listen_t;
@@ -209,10 +209,10 @@ typedef enum lcr_address_kind_e {
 
 typedef struct lcr_address_s {
   lcr_address_kind_t kind;
-  char family[8];          /* "IPv4" / "IPv6" */
+  char family[8]; /* "IPv4" / "IPv6" */
   char address[64];
   int port;
-  char path[256];          /* path_len bytes, may start with '\0' */
+  char path[256]; /* path_len bytes, may start with '\0' */
   size_t path_len;
 } lcr_address_t;
 

@@ -13,7 +13,8 @@
 static void throw_bad_port_int(lcr_error_t *err, int port) {
   lcr__error_node(err, "ERR_SOCKET_BAD_PORT",
                   "options.port should be >= 0 and < 65536. "
-                  "Received type number (%d).", port);
+                  "Received type number (%d).",
+                  port);
 }
 
 /* isPipeName(): a path string that Number() reads as >= 0 is a port
@@ -174,8 +175,7 @@ int lcr_listen(lcr_server_t *s, const lcr_listen_t *a, lcr_error_t *err) {
     return lcr__listen_path(s, a, backlog, err);
   }
 
-  if (!(a->has & (LCR_HAS_PORT | LCR_HAS_PATH)) ||
-      a->form == LCR_FORM_HANDLE) {
+  if (!(a->has & (LCR_HAS_PORT | LCR_HAS_PATH)) || a->form == LCR_FORM_HANDLE) {
     lcr__error_node(err, "ERR_INVALID_ARG_VALUE",
                     "The argument 'options' must have the property \"port\" "
                     "or \"path\".");

@@ -10,9 +10,8 @@
 
 #include "lcr-internal.h"
 
-static const char *const event_names[LCR_EV_COUNT_] = {
-  "listening", "error", "close", "connection"
-};
+static const char *const event_names[LCR_EV_COUNT_] = {"listening", "error",
+                                                       "close", "connection"};
 
 const char *lcr_event_name(lcr_event_t ev) {
   if ((int)ev < 0 || ev >= LCR_EV_COUNT_)
@@ -32,8 +31,8 @@ int lcr_event_from_name(const char *name) {
 }
 
 int lcr__listener_add(lcr_server_t *s, lcr_event_t ev, int once,
-                      lcr__listener_kind_t kind, lcr_listener_cb cb,
-                      void *data, lcr_signal_t *signal) {
+                      lcr__listener_kind_t kind, lcr_listener_cb cb, void *data,
+                      lcr_signal_t *signal) {
   lcr__listeners_t *l;
   lcr__listener_t *v;
   int cap;
@@ -117,8 +116,7 @@ void lcr_server_set_observer(lcr_server_t *server, lcr_observer_cb cb,
 void lcr__emit(lcr_server_t *s, lcr_event_t ev, const lcr_error_t *err,
                uv_stream_t *connection) {
   static const lcr_error_t not_running_template = {
-    "ERR_SERVER_NOT_RUNNING", 0, NULL, NULL, -1, NULL, NULL, { 0 }
-  };
+      "ERR_SERVER_NOT_RUNNING", 0, NULL, NULL, -1, NULL, NULL, {0}};
   lcr__listeners_t *l;
   lcr__listener_t *copy;
   lcr_error_t not_running;
@@ -155,9 +153,7 @@ void lcr__emit(lcr_server_t *s, lcr_event_t ev, const lcr_error_t *err,
       continue; /* a once listener already consumed */
 
     switch (copy[i].kind) {
-    case LCR__LISTENER_USER:
-      copy[i].cb(s, &emit, copy[i].data);
-      break;
+    case LCR__LISTENER_USER: copy[i].cb(s, &emit, copy[i].data); break;
     case LCR__LISTENER_NOT_RUNNING: {
       /* net.js close(): cb(new ERR_SERVER_NOT_RUNNING()) from a 'close'
        * listener. */

@@ -8,8 +8,8 @@
 #define LCR__ERR(x) (-(x))
 
 /* The struct that holds `field` at `ptr`. */
-#define CONTAINER_OF(ptr, type, field)                                        \
-  ((type *)((char *)(ptr) - offsetof(type, field)))
+#define CONTAINER_OF(ptr, type, field) \
+  ((type *)((char *)(ptr)-offsetof(type, field)))
 
 /* ---- errors (error.c) ---------------------------------------------------- */
 
@@ -58,8 +58,8 @@ struct lcr_tick_s {
 
 /* process.nextTick(): append a tick that calls run(t) from the loop, never
  * synchronously. */
-int lcr__next_tick(lcr_server_t *server, lcr__tick_cb run,
-                   lcr__tick_cb discard, int kind, void *data);
+int lcr__next_tick(lcr_server_t *server, lcr__tick_cb run, lcr__tick_cb discard,
+                   int kind, void *data);
 /* Drop every queued tick of a server that is being freed. */
 void lcr__tick_cancel(lcr_loop_t *loop, lcr_server_t *server);
 
@@ -67,8 +67,8 @@ void lcr__tick_cancel(lcr_loop_t *loop, lcr_server_t *server);
 
 typedef enum lcr__listener_kind_e {
   LCR__LISTENER_USER = 0,
-  LCR__LISTENER_NOT_RUNNING,    /* close(cb) on a server not listening */
-  LCR__LISTENER_SIGNAL_DISPOSE  /* once('close', disposable[SymbolDispose]) */
+  LCR__LISTENER_NOT_RUNNING,   /* close(cb) on a server not listening */
+  LCR__LISTENER_SIGNAL_DISPOSE /* once('close', disposable[SymbolDispose]) */
 } lcr__listener_kind_t;
 
 typedef struct lcr__listener_s {
@@ -87,8 +87,8 @@ typedef struct lcr__listeners_s {
 } lcr__listeners_t;
 
 int lcr__listener_add(lcr_server_t *s, lcr_event_t ev, int once,
-                      lcr__listener_kind_t kind, lcr_listener_cb cb,
-                      void *data, lcr_signal_t *signal);
+                      lcr__listener_kind_t kind, lcr_listener_cb cb, void *data,
+                      lcr_signal_t *signal);
 void lcr__listener_remove_signal(lcr_server_t *s, lcr_signal_t *signal);
 void lcr__emit(lcr_server_t *s, lcr_event_t ev, const lcr_error_t *err,
                uv_stream_t *connection);
@@ -108,18 +108,18 @@ typedef union lcr__stream_u {
 typedef struct lcr__handle_s {
   lcr__stream_t u;
   int is_pipe;
-  char *unlink_path;  /* the socket file this handle created, or NULL */
+  char *unlink_path; /* the socket file this handle created, or NULL */
   lcr_server_t *server;
 } lcr__handle_t;
 
 struct lcr_server_s {
   lcr_loop_t *loop;
-  int refs;                 /* the user's + one per open handle / request */
-  int freed;                /* lcr_server_free() was called */
+  int refs;                  /* the user's + one per open handle / request */
+  int freed;                 /* lcr_server_free() was called */
   unsigned int listening_id; /* net.js _listeningId: stales old lookups */
-  lcr__handle_t *handle;    /* net.js _handle; non-NULL means "listening" */
-  int connections;          /* net.js _connections */
-  char *pipe_name;          /* net.js _pipeName: survives close() */
+  lcr__handle_t *handle;     /* net.js _handle; non-NULL means "listening" */
+  int connections;           /* net.js _connections */
+  char *pipe_name;           /* net.js _pipeName: survives close() */
   size_t pipe_name_len;
   lcr__listeners_t listeners[LCR_EV_COUNT_];
   unsigned int next_listener_id;
@@ -148,12 +148,12 @@ typedef struct lcr__bind_spec_s {
   const char *address; /* IP string, or NULL for the default '::' / 0.0.0.0 */
   int family;          /* 4, 6; -1 for a pipe; 0 for an fd */
   int port;
-  const char *path;    /* pipe */
+  const char *path; /* pipe */
   size_t path_len;
-  int fd;              /* handle form, else -1 */
-  unsigned int flags;  /* UV_TCP_IPV6ONLY */
+  int fd;             /* handle form, else -1 */
+  unsigned int flags; /* UV_TCP_IPV6ONLY */
   int reuse_port;
-  int backlog;         /* 0 means the default */
+  int backlog; /* 0 means the default */
 } lcr__bind_spec_t;
 
 /* setupListenHandle(): on success s->handle is set and 'listening' queued;

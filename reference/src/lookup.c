@@ -22,7 +22,7 @@ typedef struct lookup_s {
   unsigned int flags;
   int reuse_port;
   char *host;
-  int family;                  /* IP literal: 4 or 6 */
+  int family; /* IP literal: 4 or 6 */
 } lookup_t;
 
 static void lookup_free(lookup_t *lk) {
@@ -30,8 +30,7 @@ static void lookup_free(lookup_t *lk) {
   free(lk);
 }
 
-static void lookup_done(lookup_t *lk, int status, const char *ip,
-                        int family) {
+static void lookup_done(lookup_t *lk, int status, const char *ip, int family) {
   lcr_server_t *s;
   lcr_error_t e;
   lcr__bind_spec_t spec;

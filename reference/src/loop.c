@@ -71,8 +71,8 @@ int lcr_loop_pending(const lcr_loop_t *loop) {
   return n;
 }
 
-int lcr__next_tick(lcr_server_t *server, lcr__tick_cb run,
-                   lcr__tick_cb discard, int kind, void *data) {
+int lcr__next_tick(lcr_server_t *server, lcr__tick_cb run, lcr__tick_cb discard,
+                   int kind, void *data) {
   lcr_loop_t *loop;
   lcr_tick_t *t;
 

@@ -138,8 +138,8 @@ static int create_tcp(lcr_server_t *s, int family, const char *address,
    * libuv 1.44 has no flag for can be set before bind().  An IPv6 socket
    * failing here with EAFNOSUPPORT is what sends the default host to
    * 0.0.0.0.  On failure uv_tcp_init_ex() unregisters the handle itself. */
-  err = uv_tcp_init_ex(s->loop->uv, &h->u.tcp,
-                       family == 6 ? AF_INET6 : AF_INET);
+  err =
+      uv_tcp_init_ex(s->loop->uv, &h->u.tcp, family == 6 ? AF_INET6 : AF_INET);
   if (err != 0) {
     free(h);
     return err;
@@ -358,8 +358,7 @@ static void on_connection(uv_stream_t *stream, int status) {
   emit_close_if_drained(s);
 }
 
-void lcr__setup_listen_handle(lcr_server_t *s,
-                              const lcr__bind_spec_t *spec) {
+void lcr__setup_listen_handle(lcr_server_t *s, const lcr__bind_spec_t *spec) {
   const char *address;
   lcr__handle_t *h;
   int port;
@@ -383,8 +382,8 @@ void lcr__setup_listen_handle(lcr_server_t *s,
      * from lookupAndListen(), never to the host-less listenInCluster()
      * call, so the socket stays dual-stack (scenario
      * ipv6.ipv6only-ignored-without-host; the docs read otherwise). */
-    err = create_tcp(s, 6, LCR_DEFAULT_IPV6_ADDR, port, 0, spec->reuse_port,
-                     &h);
+    err =
+        create_tcp(s, 6, LCR_DEFAULT_IPV6_ADDR, port, 0, spec->reuse_port, &h);
     if (err != 0) {
       address = LCR_DEFAULT_IPV4_ADDR;
       err = create_tcp(s, 4, address, port, 0, spec->reuse_port, &h);
@@ -440,15 +439,9 @@ static void run_tick(lcr_tick_t *t) {
     if (s->handle != NULL)
       lcr__emit(s, LCR_EV_LISTENING, NULL, NULL);
     break;
-  case LCR__TICK_ERROR:
-    lcr__emit(s, LCR_EV_ERROR, &err->e, NULL);
-    break;
-  case LCR__TICK_CLOSE:
-    lcr__emit(s, LCR_EV_CLOSE, NULL, NULL);
-    break;
-  case LCR__TICK_ABORT:
-    lcr_server_close(s, NULL, NULL);
-    break;
+  case LCR__TICK_ERROR: lcr__emit(s, LCR_EV_ERROR, &err->e, NULL); break;
+  case LCR__TICK_CLOSE: lcr__emit(s, LCR_EV_CLOSE, NULL, NULL); break;
+  case LCR__TICK_ABORT: lcr_server_close(s, NULL, NULL); break;
   }
   lcr__errbox_free(err);
 }
@@ -529,10 +522,10 @@ int lcr_server_close(lcr_server_t *s, lcr_listener_cb cb, void *data) {
   s->listening_id++;
 
   if (cb != NULL)
-    lcr__listener_add(s, LCR_EV_CLOSE, 1,
-                      s->handle != NULL ? LCR__LISTENER_USER
-                                        : LCR__LISTENER_NOT_RUNNING,
-                      cb, data, NULL);
+    lcr__listener_add(
+        s, LCR_EV_CLOSE, 1,
+        s->handle != NULL ? LCR__LISTENER_USER : LCR__LISTENER_NOT_RUNNING, cb,
+        data, NULL);
 
   if (s->handle != NULL) {
     close_handle(s->handle);

@@ -25,7 +25,7 @@ static uv_loop_t t_uv;
 static lcr_loop_t t_loop;
 static char t_log[LOG_MAX][160];
 static int t_nlog;
-static int t_in_call; /* inside an lcr_* call: events are "sync" */
+static int t_in_call;            /* inside an lcr_* call: events are "sync" */
 static lcr_error_t t_last_error; /* copy of the last 'error' emitted */
 static char t_last_error_address[128];
 static char t_last_error_message[192];
@@ -137,7 +137,7 @@ static inline void t_expect_from(int from, const char *const *lines, int n) {
 
 #define T_EXPECT(from, ...)                                                   \
   do {                                                                        \
-    static const char *const lines_[] = { __VA_ARGS__ };                      \
+    static const char *const lines_[] = {__VA_ARGS__};                        \
     t_expect_from((from), lines_, (int)(sizeof(lines_) / sizeof(lines_[0]))); \
   } while (0)
 
@@ -150,7 +150,8 @@ static inline lcr_listen_t t_args(lcr_form_t form) {
 }
 
 /* listen() with the "sync" marker on while it runs. */
-static inline int t_listen(lcr_server_t *s, const lcr_listen_t *a, lcr_error_t *err) {
+static inline int t_listen(lcr_server_t *s, const lcr_listen_t *a,
+                           lcr_error_t *err) {
   int r;
   t_in_call = 1;
   r = lcr_listen(s, a, err);
@@ -185,7 +186,8 @@ static inline socklen_t t_sockaddr(int family, const char *ip, int port,
   return sizeof(*a);
 }
 
-static inline int t_tcp_socket(int family, const char *ip, int port, int do_listen) {
+static inline int t_tcp_socket(int family, const char *ip, int port,
+                               int do_listen) {
   struct sockaddr_storage ss;
   socklen_t len;
   int fd, on = 1;

@@ -50,8 +50,7 @@ Test(listen_tcp, literal_host_is_async) {
   lcr_error_t err;
   int fd;
 
-  cr_assert(eq(int, lcr_listen_port(s, 0, "127.0.0.1", t_call, "cb", &err),
-               0));
+  cr_assert(eq(int, lcr_listen_port(s, 0, "127.0.0.1", t_call, "cb", &err), 0));
   /* dns.lookup() answers on a tick: nothing bound yet. */
   cr_assert(eq(int, lcr_server_listening(s), 0));
   lcr_server_address(s, &addr);
@@ -103,8 +102,7 @@ Test(listen_tcp, ipv6_only_with_host) {
   a.ipv6_only = 1;
   cr_assert(eq(int, t_listen(s, &a, &err), 0));
   t_run_until(1, 2000); /* the bind follows the lookup */
-  cr_assert(eq(int, t_sockopt(lcr_server_fd(s), IPPROTO_IPV6, IPV6_V6ONLY),
-               1));
+  cr_assert(eq(int, t_sockopt(lcr_server_fd(s), IPPROTO_IPV6, IPV6_V6ONLY), 1));
   lcr_server_address(s, &addr);
   cr_assert(eq(int, t_connect("127.0.0.1", addr.port), -ECONNREFUSED));
   cr_assert(eq(int, t_connect("::1", addr.port), 0));
@@ -122,8 +120,7 @@ Test(listen_tcp, ipv6_only_ignored_without_host) {
   a.has = LCR_HAS_PORT;
   a.ipv6_only = 1;
   cr_assert(eq(int, t_listen(s, &a, &err), 0));
-  cr_assert(eq(int, t_sockopt(lcr_server_fd(s), IPPROTO_IPV6, IPV6_V6ONLY),
-               0));
+  cr_assert(eq(int, t_sockopt(lcr_server_fd(s), IPPROTO_IPV6, IPV6_V6ONLY), 0));
   t_run_until(1, 2000);
   lcr_server_address(s, &addr);
   cr_assert(eq(int, t_connect("127.0.0.1", addr.port), 0));

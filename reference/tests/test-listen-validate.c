@@ -98,10 +98,10 @@ Test(listen_validate, relisten_during_lookup_is_allowed) {
 
   /* No handle exists while dns.lookup runs: Node does not throw, and the
    * first lookup goes stale; both callbacks run on one 'listening'. */
-  cr_assert(eq(int, lcr_listen_port(s, 0, "127.0.0.1", t_call, "cb1", &err),
-               0));
-  cr_assert(eq(int, lcr_listen_port(s, 0, "127.0.0.1", t_call, "cb2", &err),
-               0));
+  cr_assert(
+      eq(int, lcr_listen_port(s, 0, "127.0.0.1", t_call, "cb1", &err), 0));
+  cr_assert(
+      eq(int, lcr_listen_port(s, 0, "127.0.0.1", t_call, "cb2", &err), 0));
   t_run_until(3, 2000);
   t_settle();
   T_EXPECT(0, "emit listening", "call cb1", "call cb2");

@@ -25,7 +25,7 @@ static void on_event(void *ctx, const lc_event_t *ev) {
 }
 
 Test(shim, handshake_and_listen) {
-  lc_host_t host = { sizeof(lc_host_t), on_event, NULL };
+  lc_host_t host = {sizeof(lc_host_t), on_event, NULL};
   lc_shim_entry_fn entry;
   const lc_shim_t *shim;
   lc_server_t *s;
