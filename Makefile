@@ -18,10 +18,16 @@ PYTEST   := $(PYTHON) -m pytest
 # busy, and pytest-xdist's worker start-up costs more than it saves at this
 # size (make bench prints both).  SUITE_JOBS=2 runs it on xdist workers.
 SUITE_JOBS ?= 1
-SUITE_ARGS = conformance --impl '$(IMPL)' --build-dir $(BUILD) --expectations '$(EXPECT)' \
-             $(if $(SCENARIO),--scenario $(SCENARIO)) \
-             $(if $(filter-out 1,$(SUITE_JOBS)),-n $(SUITE_JOBS),-p no:xdist) \
-             $(foreach c,$(CLAUSE),--clause $(c))
+# The user's values reach the suite through the environment (LC_IMPL,
+# LC_SCENARIO, LC_CLAUSE, LC_EXPECT, read by the plugin), never through the
+# shell's parser: IMPL="x'; rm -rf ~; '" is one odd implementation name, no
+# command.
+conformance soak: export LC_IMPL := $(IMPL)
+conformance: export LC_SCENARIO := $(SCENARIO)
+conformance: export LC_CLAUSE := $(CLAUSE)
+conformance: export LC_EXPECT := $(EXPECT)
+conformance soak: export LC_BUILD_DIR := $(BUILD)
+SUITE_ARGS = conformance $(if $(filter-out 1,$(SUITE_JOBS)),-n $(SUITE_JOBS),-p no:xdist)
 
 .PHONY: all deps build conformance test lint format sanitize fuzz bench soak clean
 
@@ -86,7 +92,7 @@ bench: build
 RUNS ?= 20
 LOAD ?=
 soak: build
-	$(PYTHON) harness/tools/soak.py --impl '$(IMPL)' --runs $(RUNS) --build-dir $(BUILD) $(if $(LOAD),--load)
+	$(PYTHON) harness/tools/soak.py --impl "$$LC_IMPL" --runs $(RUNS) --build-dir "$$LC_BUILD_DIR" $(if $(LOAD),--load)
 
 clean:
 	rm -rf $(BUILD)

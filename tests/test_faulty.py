@@ -91,7 +91,11 @@ def test_not_a_library_is_one_clear_line(tmp_path):
 def test_leaky_shim_leaves_nothing_behind(tmp_path):
     ids = pick(3, listens_on_port_form)
     p, mark = run("faulty:leaky", ids, tmp_path)
-    assert "Traceback" not in p.stdout + p.stderr
+    out = p.stdout + p.stderr
+    assert "Traceback" not in out
+    # A leak is a verdict: every scenario FAILs, naming what it left.
+    assert out.count("the implementation left resources behind") == len(ids), out[-3000:]
+    assert "process " in out and p.returncode == 1, out[-3000:]
     assert_nothing_left(mark, tmp_path)
 
 

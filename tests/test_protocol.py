@@ -10,6 +10,7 @@ import pytest
 
 from conftest import BUILD, need_build
 
+from listen_conformance import containment
 from listen_conformance.runner import Impl, RunnerLost
 
 
@@ -20,6 +21,9 @@ def runner(request):
     impl = Impl(request.param, BUILD)
     r = impl.runner()
     d = tempfile.mkdtemp(prefix="lc-proto-")
+    ids = containment.user_ids(containment.default_user())
+    if ids:                       # the runner's user owns its scenario directory
+        os.chown(d, *ids)
     r.scenario_dir = d
     try:
         yield r

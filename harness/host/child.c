@@ -529,8 +529,7 @@ static int scenario_command(const lch__cmd_t *cmd) {
   return 0;
 }
 
-/* The fds open in this process, into fds[0..max); returns how many. */
-static int open_fds(int *fds, int max) {
+int lch__open_fds(int *fds, int max) {
   int n = 0;
   DIR *d = opendir("/proc/self/fd");
   struct dirent *de;
@@ -559,7 +558,7 @@ static int in_list(const int *list, int n, int fd) {
  * open, described in the shared page for the zygote's answer. */
 static void note_leftover_fds(void) {
   static int now[MAX_TRACKED_FDS];
-  int n = open_fds(now, MAX_TRACKED_FDS);
+  int n = lch__open_fds(now, MAX_TRACKED_FDS);
   size_t used = 0;
   lch__sh->n_leftover = 0;
   lch__sh->leftover[0] = '\0';
@@ -638,7 +637,7 @@ void lch__run_scenario(const lch__cmd_t *begin) {
   if (!a->srv)
     begin_failed(begin, "the shim's server_new() returned NULL");
   g_n_servers = 1;
-  g_n_start_fds = open_fds(g_start_fds, MAX_TRACKED_FDS);
+  g_n_start_fds = lch__open_fds(g_start_fds, MAX_TRACKED_FDS);
 
   lch__resp_begin("ok", 1, begin->seq);
   lch__jw_int(&lch__resp, "pid", getpid());

@@ -11,10 +11,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "json.h"
 #include "lc_shim.h"
 #include "proto.h"
+
+/* The command line, for --help and usage errors. */
+#define LCH_USAGE                                         \
+  "lc-host [--scenario-timeout-ms N] [--run-as UID:GID] " \
+  "[--limit-mem BYTES] [--limit-fds N] [--limit-procs N] SHIM.so"
 
 /* One page-aligned block shared by the zygote and the scenario child.  Only
  * one of them uses the input buffer at a time (the child while it lives, the
@@ -66,6 +72,8 @@ int lch__next_command(lch__cmd_t *cmd);
 /* Called at every response: `run` counts emissions since the last one. */
 void lch__forget_emitted(void);
 int64_t lch__now_ms(void); /* CLOCK_MONOTONIC */
+/* The fds open in this process (any process), into fds[0..max). */
+int lch__open_fds(int *fds, int max);
 void lch__sleep_ms(int64_t ms);
 /* Becomes the scenario process for `begin`; exits, never returns. */
 void lch__run_scenario(const lch__cmd_t *begin);
@@ -74,6 +82,15 @@ void lch__run_scenario(const lch__cmd_t *begin);
 /* zygote.c: forking, the spare, leftovers, reaping */
 
 extern long lch__timeout_ms; /* --scenario-timeout-ms; 0: no limit */
+/* 1: the host is PID 1 of its own PID namespace and /proc is that
+ * namespace's, so every process /proc lists but the host is the scenarios'
+ * (set by lch__init_reaper). */
+extern int lch__pid1;
+/* Before the shim loads: become the child subreaper, so that whatever the
+ * shim forks, even from a constructor, is reparented to the host. */
+void lch__init_reaper(void);
+/* Kill and reap every process of the host's but itself (the spare too). */
+void lch__kill_all(void);
 void lch__make_spare(void);
 void lch__drop_spare(void);
 /* Runs one scenario from `begin` to its answer (end, crash or timeout). */
@@ -84,8 +101,32 @@ void lch__do_begin(const lch__cmd_t *cmd);
 
 extern const char *lch__lib;       /* the shim's path, for messages */
 extern const lc_shim_t *lch__shim; /* the checked descriptor */
-/* dlopen, handshake, descriptor checks; lch__fatal() on any failure. */
-void lch__load_shim(const char *lib);
+/* dlopen, handshake, descriptor checks; lch__fatal() on any failure.  fd,
+ * when >= 0, is the shim opened before the privileges were dropped: loaded
+ * through /proc/self/fd when the path itself is not readable (then closed). */
+void lch__load_shim(const char *lib, int fd);
+/* Listening sockets the zygote holds that the shim's load opened: appends
+ * "fd N (socket:[ino]) opened at load time" lines to buf; returns how many. */
+int lch__loadtime_sockets(char *buf, size_t size);
 void lch__do_hello(const lch__cmd_t *cmd);
+
+/* ------------------------------------------------------------------------ */
+/* privs.c: dropping root and setting limits, before the shim loads */
+
+typedef struct lch__limits_s {
+  unsigned long long mem;   /* --limit-mem: RLIMIT_AS bytes; 0: unchanged */
+  unsigned long long fds;   /* --limit-fds: RLIMIT_NOFILE; 0: unchanged */
+  unsigned long long procs; /* --limit-procs: RLIMIT_NPROC; 0: unchanged */
+} lch__limits_t;
+
+/* --run-as: no capabilities (bounding set included), no supplementary
+ * groups, uid:gid, no_new_privs, checked in /proc/self/status; lch__fatal()
+ * when any of it fails. */
+void lch__drop_privileges(uid_t uid, gid_t gid);
+/* The --limit-* options, as hard and soft limits. */
+void lch__set_limits(const lch__limits_t *l);
+/* Die with SIGKILL when the parent dies (set after any credential change,
+ * which clears it); exit(1) at once when it is no longer `parent`. */
+void lch__die_with_parent(pid_t parent);
 
 #endif /* LCH_HOST_INTERNAL_H */

@@ -1,7 +1,8 @@
 /* lc-host — runs a shim library (harness/include/lc_shim.h) for the driver,
  * speaking the runner protocol (harness/PROTOCOL.md) on stdin/stdout.
  *
- *   lc-host [--scenario-timeout-ms N] SHIM.so
+ *   lc-host [--scenario-timeout-ms N] [--run-as UID:GID] [--limit-mem BYTES]
+ *           [--limit-fds N] [--limit-procs N] SHIM.so
  *
  * The host is a zygote: it loads and checks the shim once, then forks one
  * child per scenario (`begin`).  The child runs the scenario's commands and
@@ -9,12 +10,19 @@
  * a hang the driver kills, junk written to fds, forked children, leaked fds)
  * stays in that child and its process group, which the host kills and reaps
  * before it answers.  The host itself never calls into the shim except for
- * the handshake.
+ * the handshake.  With --run-as it opens the shim as root, then drops
+ * every privilege before any code of the shim runs (its constructors
+ * included); the --limit-* limits are set before the load too.  Meant to
+ * run as PID 1 of a PID namespace of its own (unshare --pid --fork
+ * --kill-child --mount-proc), where every process but the host is the
+ * shim's: see zygote.c.
  *
  * One job per file, with what crosses files declared in host-internal.h:
  *   host.c    main(): the command line, the private protocol fds, the
- *             subreaper and SIGCHLD set-up, the shared page, and the
- *             zygote's loop of commands between scenarios
+ *             order of the set-up (privileges, limits, load), the SIGCHLD
+ *             set-up, the shared page, and the zygote's loop of commands
+ *             between scenarios
+ *   privs.c   dropping root, the limits, the parent-death signal
  *   io.c      protocol I/O: command lines in, responses and events out
  *   child.c   the scenario child: one scenario's commands against the shim
  *   zygote.c  forking scenario processes, the spare, leftovers, reaping
@@ -22,12 +30,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "host-internal.h"
@@ -36,31 +44,79 @@ static void on_sigchld(int sig) {
   (void)sig;
 }
 
+/* A whole decimal number in [min, max], or a usage error saying `what`. */
+static unsigned long long number(const char *arg, unsigned long long min,
+                                 unsigned long long max, const char *what) {
+  char *end;
+  if (!arg || arg[0] < '0' || arg[0] > '9')
+    lch__usage_error(what);
+  errno = 0;
+  unsigned long long v = strtoull(arg, &end, 10);
+  if (errno || *end || v < min || v > max)
+    lch__usage_error(what);
+  return v;
+}
+
+/* --run-as UID:GID, numbers; 0 is refused (to stay root, leave it out). */
+static void run_as(const char *arg, uid_t *uid, gid_t *gid) {
+  static const char what[] =
+      "--run-as needs UID:GID, two numbers in [1, 4294967294] (the user and "
+      "group to load and run the shim as)";
+  char id[32];
+  const char *colon = arg ? strchr(arg, ':') : NULL;
+  if (!colon || (size_t)(colon - arg) >= sizeof(id))
+    lch__usage_error(what);
+  memcpy(id, arg, (size_t)(colon - arg));
+  id[colon - arg] = '\0';
+  *uid = (uid_t)number(id, 1, 4294967294ULL, what);
+  *gid = (gid_t)number(colon + 1, 1, 4294967294ULL, what);
+}
+
 int main(int argc, char **argv) {
+  pid_t parent = getppid();
   const char *lib = NULL;
+  int drop = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  lch__limits_t limits = {0, 0, 0};
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--scenario-timeout-ms") == 0) {
-      char *end;
-      if (i + 1 >= argc)
-        lch__usage_error("--scenario-timeout-ms needs a number");
-      errno = 0;
-      long v = strtol(argv[++i], &end, 10);
-      if (errno || *end || end == argv[i] || v < 0 || v > 86400000L)
-        lch__usage_error(
-            "--scenario-timeout-ms needs a number of milliseconds "
-            "in [0, 86400000] (0: no limit)");
-      lch__timeout_ms = v;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("usage: lc-host [--scenario-timeout-ms N] SHIM.so\n");
+    const char *opt = argv[i], *arg = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(opt, "--scenario-timeout-ms") == 0) {
+      lch__timeout_ms = (long)number(arg, 0, 86400000ULL,
+                                     "--scenario-timeout-ms needs a number of "
+                                     "milliseconds in [0, 86400000] (0: no "
+                                     "limit)");
+      i++;
+    } else if (strcmp(opt, "--run-as") == 0) {
+      run_as(arg, &uid, &gid);
+      drop = 1;
+      i++;
+    } else if (strcmp(opt, "--limit-mem") == 0) {
+      limits.mem = number(arg, 16ULL << 20, ULLONG_MAX / 2,
+                          "--limit-mem needs a number of bytes of address "
+                          "space, at least 16777216");
+      i++;
+    } else if (strcmp(opt, "--limit-fds") == 0) {
+      limits.fds = number(arg, 16, INT_MAX,
+                          "--limit-fds needs a number of fds in [16, "
+                          "2147483647]");
+      i++;
+    } else if (strcmp(opt, "--limit-procs") == 0) {
+      limits.procs = number(arg, 1, INT_MAX,
+                            "--limit-procs needs a number of processes in [1, "
+                            "2147483647]");
+      i++;
+    } else if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
+      printf("usage: " LCH_USAGE "\n");
       return 0;
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+    } else if (opt[0] == '-' && opt[1] != '\0') {
       char why[256];
-      snprintf(why, sizeof(why), "unknown option [%.200s]", argv[i]);
+      snprintf(why, sizeof(why), "unknown option [%.200s]", opt);
       lch__usage_error(why);
     } else if (lib) {
       lch__usage_error("exactly one shim library, please");
     } else {
-      lib = argv[i];
+      lib = opt;
     }
   }
   if (!lib)
@@ -87,13 +143,20 @@ int main(int argc, char **argv) {
     close(devnull);
   signal(SIGPIPE, SIG_IGN);
 
-  lch__load_shim(lib);
+  /* Before any code of the shim runs: the subreaper (processes its
+   * constructors fork are the host's), the user, the limits. */
+  lch__init_reaper();
+  int shim_fd = -1;
+  if (drop) {
+    /* Opened as root: the path may be unreadable once the host is not. */
+    if (strchr(lib, '/'))
+      shim_fd = open(lib, O_RDONLY | O_CLOEXEC);
+    lch__drop_privileges(uid, gid);
+  }
+  lch__set_limits(&limits);
+  lch__die_with_parent(parent);
+  lch__load_shim(lib, shim_fd);
 
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-    fprintf(stderr,
-            "lc-host: PR_SET_CHILD_SUBREAPER: %s (processes a shim "
-            "double-forks may survive)\n",
-            strerror(errno));
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_sigchld;
@@ -137,7 +200,7 @@ int main(int argc, char **argv) {
     lch__cmd_free(&cmd);
   }
 out:
-  lch__drop_spare();
+  lch__kill_all(); /* the spare, and daemons of the shim's load */
   munmap(lch__sh, sizeof(lch__shared_t));
   lch__jw_free(&lch__resp);
   lch__jw_free(&lch__ev);

@@ -25,6 +25,7 @@ static void die_output(void) {
   /* The driver is gone; nobody can read an answer. */
   if (lch__is_child)
     _exit(0);
+  lch__kill_all();
   exit(1);
 }
 
@@ -101,6 +102,8 @@ void lch__fatal(const char *fmt, ...) {
   lch__resp_begin("error", 1, 0);
   lch__jw_cstr(&lch__resp, "message", msg);
   lch__resp_send();
+  if (!lch__is_child)
+    lch__kill_all(); /* what the shim's constructors forked */
   exit(2);
 }
 
@@ -190,8 +193,6 @@ int lch__next_command(lch__cmd_t *cmd) {
 }
 
 void lch__usage_error(const char *why) {
-  fprintf(stderr,
-          "lc-host: %s (usage: lc-host [--scenario-timeout-ms N] SHIM.so)\n",
-          why);
+  fprintf(stderr, "lc-host: %s (usage: " LCH_USAGE ")\n", why);
   exit(2);
 }

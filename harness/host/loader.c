@@ -1,11 +1,15 @@
-/* loader.c — loading the shim: dlopen, the lc_shim_entry handshake and the
- * checks of the descriptor it returns, done once in the zygote before it
- * serves; and `hello`, which reports what was loaded.
+/* loader.c — loading the shim: dlopen (by its path, or through the fd
+ * opened before the privileges were dropped), the lc_shim_entry handshake
+ * and the checks of the descriptor it returns, done once in the zygote
+ * before it serves; the listening sockets the load left in the zygote; and
+ * `hello`, which reports what was loaded.
  */
 #include <dlfcn.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "host-internal.h"
 
@@ -14,18 +18,40 @@
 #define LC_SHIM_SIZE_1_0 \
   (offsetof(lc_shim_t, server_free) + sizeof(((lc_shim_t *)0)->server_free))
 
+#define MAX_PRELOAD_FDS 256
+
 const char *lch__lib = "";
 const lc_shim_t *lch__shim;
+/* The zygote's fds before the shim loaded: not the shim's. */
+static int g_preload_fds[MAX_PRELOAD_FDS], g_n_preload_fds;
 
 static void abi_string(uint32_t v, char *buf, size_t n) {
   snprintf(buf, n, "%u.%u", (unsigned)(v >> 16), (unsigned)(v & 0xFFFF));
 }
 
-void lch__load_shim(const char *lib) {
-  void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+void lch__load_shim(const char *lib, int fd) {
+  char via[64];
+  const char *path = lib;
+  /* By its path when the user the host now is can read it ($ORIGIN works),
+   * else (a checkout under a 0700 home) through the fd opened before. */
+  if (fd >= 0 && access(lib, R_OK) < 0) {
+    snprintf(via, sizeof(via), "/proc/self/fd/%d", fd);
+    path = via;
+  }
+  /* All but fd, which is closed once loaded: a socket may take its number. */
+  int n = lch__open_fds(g_preload_fds, MAX_PRELOAD_FDS);
+  for (int i = 0; i < n; i++)
+    if (g_preload_fds[i] != fd)
+      g_preload_fds[g_n_preload_fds++] = g_preload_fds[i];
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (fd >= 0)
+    close(fd);
   if (!h) {
     const char *e = dlerror();
-    lch__fatal("[%s] is not a loadable shared library: %s", lib,
+    lch__fatal("[%s] is not a loadable shared library%s: %s", lib,
+               path == lib ? ""
+                           : " (loaded through the fd opened before the "
+                             "privileges were dropped)",
                e ? e : "unknown error");
   }
   dlerror();
@@ -75,6 +101,31 @@ void lch__load_shim(const char *lib) {
                  fns[i].name);
   }
   lch__shim = d;
+}
+
+int lch__loadtime_sockets(char *buf, size_t size) {
+  int fds[MAX_PRELOAD_FDS], n = lch__open_fds(fds, MAX_PRELOAD_FDS), found = 0;
+  size_t used = strlen(buf);
+  for (int i = 0; i < n; i++) {
+    char link[64], target[256];
+    int listening = 0, known = 0;
+    socklen_t len = sizeof(listening);
+    for (int k = 0; k < g_n_preload_fds && !known; k++)
+      known = g_preload_fds[k] == fds[i];
+    if (known ||
+        getsockopt(fds[i], SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+        !listening)
+      continue;
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[i]);
+    ssize_t k = readlink(link, target, sizeof(target) - 1);
+    target[k > 0 ? k : 0] = '\0';
+    int w = snprintf(buf + used, size - used,
+                     "fd %d (%s) opened at load time\n", fds[i], target);
+    if (w > 0 && (size_t)w < size - used)
+      used += (size_t)w;
+    found++;
+  }
+  return found;
 }
 
 /* ------------------------------------------------------------------------ */

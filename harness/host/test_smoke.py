@@ -2,18 +2,23 @@
 """host_protocol_smoke: lc-host end to end, with the faulty shims and, when it
 is built, the reference shim.
 
-    test_smoke.py --host build/bin/lc-host --lib build/lib [--sanitized]
+    test_smoke.py --host build/bin/lc-host --lib build/lib
+                  [--test-shim build/tests/lc-test-shim.so] [--sanitized]
 
 Checks the answers the driver relies on (harness/PROTOCOL.md): refusals of
 broken libraries, CRASH answers for each kind of crash, the zygote surviving
 them, errors for bad commands, no command lost between the zygote and the
-scenario process, and nothing (process, port, fd) left behind.  Standard
+scenario process, and nothing (process, port, fd) left behind.  As root, also
+the host contained as the driver starts it (PID 1 of a PID namespace,
+--run-as, --limit-*): the shim runs unprivileged, the limits hold, what the
+shim's load left is reported, and the host ends with its driver.  Standard
 library only.
 """
 import argparse
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,11 +35,16 @@ def check(cond, what, detail=""):
     return cond
 
 
+UNSHARE = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
+NOBODY = "65534:65534"
+
+
 class Host:
-    def __init__(self, host, lib, *opts):
+    def __init__(self, host, lib, *opts, prefix=(), env=None):
         self.err = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([host, *opts, lib], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.err)
+        self.proc = subprocess.Popen([*prefix, host, *opts, lib], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.err,
+                                     env=None if env is None else dict(os.environ, **env))
         self.buf = b""
         self.seq = 0
         self.events = []
@@ -106,6 +116,45 @@ def children_of(pid):
     return out
 
 
+def status_of(pid):
+    """/proc/PID/status as a dict of its lines."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    except OSError:
+        return {}
+
+
+def outer_pid(host_pid, nspid):
+    """The pid, as this test sees it, of process `nspid` of the PID namespace
+    the process host_pid is in."""
+    try:
+        ns = os.readlink(f"/proc/{host_pid}/ns/pid")
+    except OSError:
+        return None
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        ids = status_of(d).get("NSpid", "").split()
+        try:
+            if len(ids) >= 2 and int(ids[-1]) == nspid and os.readlink(f"/proc/{d}/ns/pid") == ns:
+                return int(d)
+        except OSError:
+            continue
+    return None
+
+
+def contained_host_pid(h):
+    """The lc-host process under `unshare --fork` (its only child)."""
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        kids = children_of(h.proc.pid)
+        if kids:
+            return kids[0]
+        time.sleep(0.01)
+    return None
+
+
 def listening_ports_of_inode_owners():
     """Listening TCP ports (IPv4 and IPv6) from /proc/net."""
     ports = set()
@@ -133,6 +182,14 @@ def test_usage(a):
                        capture_output=True, text=True)
     check(p.returncode == 2 and p.stderr.count("\n") == 1, "bad timeout: one line, exit 2",
           p.stderr)
+    for opts in (["--run-as", "nobody"], ["--run-as", "65534"], ["--run-as", "0:0"],
+                 ["--run-as", "65534:x"], ["--run-as", "-1:-1"], ["--run-as"],
+                 ["--limit-mem", "1G"], ["--limit-mem", "0"], ["--limit-fds", "-5"],
+                 ["--limit-procs", "0"], ["--limit-procs"]):
+        p = subprocess.run([a.host, *opts, "x.so"], capture_output=True, text=True)
+        check(p.returncode == 2 and p.stderr.count("\n") == 1 and "usage: lc-host" in p.stderr
+              and p.stdout == "", f"bad {' '.join(opts)}: one usage line, exit 2",
+              (p.returncode, p.stderr))
 
 
 def test_refusals(a):
@@ -398,15 +455,190 @@ def test_reference(a):
     h.quit()
 
 
+def need_test_shim(a, what):
+    if not a.test_shim:
+        print(f"SKIP {what}: no --test-shim given")
+        return False
+    return True
+
+
+def can_contain(what):
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        print(f"SKIP {what}: needs root and unshare")
+        return False
+    return True
+
+
+def test_contained(a):
+    """The driver's way: PID 1 of a PID namespace, as nobody, with limits."""
+    lib = os.path.join(a.lib, "lc-shim-reference.so")
+    if not can_contain("contained") or not os.path.exists(lib):
+        return
+    h = Host(a.host, lib, "--run-as", NOBODY, "--limit-mem", str(2 << 30), "--limit-fds",
+             "256", "--limit-procs", "1024", prefix=UNSHARE)
+    r = h.call("hello")
+    check(r.get("r") == "ok" and r.get("impl") == "reference", "contained: hello", r)
+    host = contained_host_pid(h)
+    st = status_of(host)
+    check(st.get("Uid", "").split() == ["65534"] * 4 and st.get("CapEff") == "0" * 16
+          and st.get("CapBnd") == "0" * 16 and st.get("NoNewPrivs") == "1"
+          and st.get("NSpid", "").split()[-1:] == ["1"],
+          "contained: the host is PID 1 of its namespace, nobody, no capabilities", st)
+    r = h.call("begin", id="contained", cwd="/tmp")
+    pid = outer_pid(host, r.get("pid"))
+    st = status_of(pid)
+    check(r.get("r") == "ok" and pid and st.get("Uid", "").split() == ["65534"] * 4
+          and st.get("Gid", "").split() == ["65534"] * 4 and st.get("CapEff") == "0" * 16
+          and st.get("CapPrm") == "0" * 16 and st.get("Groups", "").strip() == "",
+          "contained: the scenario process runs as 65534 with no capabilities", (r, st))
+    try:
+        with open(f"/proc/{pid}/limits") as f:
+            limits = {line[:26].strip(): line[26:].split()[:2] for line in f}
+    except OSError as e:
+        limits = {"error": str(e)}
+    want_as = ["unlimited"] * 2 if a.sanitized else [str(2 << 30)] * 2
+    check(limits.get("Max address space") == want_as
+          and limits.get("Max open files") == ["256", "256"]
+          and limits.get("Max processes") == ["1024", "1024"],
+          "contained: the limits hold in the scenario process", limits)
+    r = h.call("listen", form="port", port=0, host="127.0.0.1")
+    r2 = h.call("run", until="listening", ms=2000)
+    check(r.get("r") == "ok" and r2.get("r") == "ok", "contained: listen, listening", (r, r2))
+    r = h.call("end")
+    check(r.get("status") == "exit 0" and r.get("clean") is True, "contained: end clean", r)
+    h.quit()
+    check(h.proc.returncode == 0 and not os.path.exists(f"/proc/{host}"),
+          "contained: the namespace is gone after quit", host)
+    # A shim under a directory only root can enter (a checkout in /root).
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o700)
+        hidden = os.path.join(d, "shim.so")
+        shutil.copy(lib, hidden)
+        h = Host(a.host, hidden, "--run-as", NOBODY, prefix=UNSHARE)
+        r = h.call("hello")
+        check(r.get("r") == "ok" and r.get("impl") == "reference",
+              "contained: a shim under a 0700 root directory loads", (r, h.stderr()))
+        h.call("begin", id="hidden", cwd="/tmp")
+        check(h.call("end").get("clean") is True, "contained: and runs", "")
+        h.quit()
+
+
+def test_load_time(a):
+    """What a shim does while it loads: as whom, and what it leaves."""
+    if not need_test_shim(a, "load time") or not can_contain("load time"):
+        return
+    for prefix in (UNSHARE, ()):
+        where = "in a namespace" if prefix else "without a namespace"
+        # In a namespace every process is listed, the daemon a daemon
+        # forked as well; without one, the host's children and their group.
+        env = {"LC_TEST_SHIM_DAEMON": "chain" if prefix else "1", "LC_TEST_SHIM_LISTEN": "1"}
+        n_daemons = 2 if prefix else 1
+        h = Host(a.host, a.test_shim, "--run-as", NOBODY, prefix=prefix, env=env)
+        r = h.call("hello")
+        check(r.get("impl_version") == "ctor-uid 65534 entry-uid 65534",
+              f"load time {where}: no code of the shim runs as root", r)
+        first = []
+        for i in range(3):
+            h.call("begin", id=f"load{i}", cwd="/tmp")
+            r = h.call("end")
+            left = r.get("leftover", [])
+            first = first or left
+            daemons = [x for x in left if x.startswith("process ") and "(lc-test-daemon)" in x]
+            socks = [x for x in left if x.startswith("fd ") and x.endswith(") opened at load time")
+                     and "(socket:[" in x]
+            check(r.get("clean") is False and len(daemons) == (n_daemons if i == 0 else 0)
+                  and len(socks) == 1 and len(left) == len(daemons) + len(socks),
+                  f"load time {where}: end {i} reports the daemon (until killed) and the "
+                  f"listening socket", r)
+        if not prefix:
+            for x in first:
+                if x.startswith("process "):
+                    check(gone(int(x.split()[1])), f"load time {where}: the daemon is killed", x)
+        h.quit()
+    # Without --run-as nothing changes: root stays root.
+    h = Host(a.host, a.test_shim)
+    check(h.call("hello").get("impl_version") == "ctor-uid 0 entry-uid 0",
+          "without --run-as the shim loads as root", "")
+    h.quit()
+
+
+def test_limit_mem(a):
+    if not need_test_shim(a, "--limit-mem") or not can_contain("--limit-mem"):
+        return
+    env = {"LC_TEST_SHIM_ALLOC": str(1 << 30)}
+    h = Host(a.host, a.test_shim, "--run-as", NOBODY, "--limit-mem", str(512 << 20),
+             prefix=UNSHARE, env=env)
+    r = h.call("begin", id="alloc", cwd="/tmp")
+    if a.sanitized:
+        check(r.get("r") == "ok" and "--limit-mem ignored" in h.stderr(),
+              "--limit-mem: ignored with a note under AddressSanitizer", (r, h.stderr()))
+        h.call("end")
+    else:
+        check(r.get("r") == "error" and "returned -12" in r.get("message", ""),
+              "--limit-mem: a 1 GiB allocation fails under a 512 MiB limit", r)
+    h.quit()
+    h = Host(a.host, a.test_shim, "--run-as", NOBODY, prefix=UNSHARE, env=env)
+    r = h.call("begin", id="alloc", cwd="/tmp")
+    check(r.get("r") == "ok", "--limit-mem: and succeeds without it", r)
+    h.call("end")
+    h.quit()
+
+
+def test_driver_gone(a):
+    """The host ends with its driver, even while a scenario hangs."""
+    lib = os.path.join(a.lib, "lc-faulty-hang.so")
+    for prefix in ((UNSHARE, ()) if can_contain("driver gone, contained") else ((),)):
+        where = "contained" if prefix else "plain"
+        opts = ["--run-as", NOBODY] if prefix else []
+        h = Host(a.host, lib, *opts, prefix=prefix)
+        pid = h.call("begin", id="hang", cwd="/tmp")["pid"]
+        host = h.proc.pid
+        if prefix:
+            host = contained_host_pid(h)
+            pid = outer_pid(host, pid)
+        h.seq += 1
+        h.write((json.dumps({"op": "listen", "seq": h.seq, "form": "port"}) + "\n").encode())
+        time.sleep(0.2)  # the scenario is inside the hanging listen()
+        t0 = time.monotonic()
+        h.proc.stdin.close()
+        try:
+            rc = h.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            rc = None
+            h.proc.kill()
+        dt = time.monotonic() - t0
+        check(rc == 0 and dt < 2, f"driver gone ({where}): stdin closed during a hang ends "
+              "the host", (rc, dt))
+        check(gone(pid, 0.5) and gone(host, 0.5), f"driver gone ({where}): and its scenario",
+              (host, pid))
+        for p in (pid, host):
+            try:
+                os.kill(p, signal.SIGKILL)  # leave nothing behind a failure
+            except (OSError, TypeError):
+                pass
+    if not can_contain("parent death"):
+        return
+    # The host's parent dies: the host dies too (the parent-death signal
+    # `unshare --kill-child` set is cleared by --run-as; the host sets it again).
+    h = Host(a.host, lib, "--run-as", NOBODY, prefix=UNSHARE)
+    h.call("begin", id="hang", cwd="/tmp")
+    host = contained_host_pid(h)
+    h.proc.kill()
+    h.proc.wait()
+    check(gone(host), "parent death: the contained host dies with unshare", host)
+
+
 def main():
     ap = argparse.ArgumentParser(description="lc-host smoke test")
     ap.add_argument("--host", required=True)
     ap.add_argument("--lib", required=True, help="the folder of the shim libraries")
+    ap.add_argument("--test-shim", help="lc-test-shim.so, the shim that misbehaves at load time")
     ap.add_argument("--sanitized", action="store_true",
                     help="Built with LC_SANITIZE: a SIGSEGV may come back as an exit status")
     a = ap.parse_args()
     for t in (test_usage, test_refusals, test_crashes, test_hang, test_leaky, test_garbage,
-              test_protocol_errors, test_pipelined, test_reference):
+              test_protocol_errors, test_pipelined, test_reference, test_contained,
+              test_load_time, test_limit_mem, test_driver_gone):
         try:
             t(a)
         except Exception as e:  # a test that cannot finish is a failure, not a crash

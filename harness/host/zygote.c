@@ -1,16 +1,21 @@
 /* zygote.c — the zygote: forks one process per scenario (or wakes the spare
- * it forked ahead of time), waits for it with the scenario timeout, then
- * lists what the scenario left (its process group and processes reparented
- * to this subreaper, walking /proc), kills and reaps all of it, and answers
- * `end` or the crash.
+ * it forked ahead of time), waits for it with the scenario timeout and an
+ * eye on the driver, then lists what the scenario left (walking /proc: its
+ * process group and processes reparented to this subreaper, or, as PID 1 of
+ * a PID namespace, every process but the host and its spare; and listening
+ * sockets the shim's load left in the zygote), kills and reaps all of it,
+ * and answers `end` or the crash.  It ends everything when the driver goes.
  */
+#define _GNU_SOURCE /* ppoll, POLLRDHUP */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,8 +23,42 @@
 #include "host-internal.h"
 
 #define MAX_LEFTOVER_ITEMS 32
+/* How long a scenario may still run once the driver is gone: enough for
+ * one that is not stuck to read the end of its input and free its servers
+ * (unlinking their socket files) as before; then it is killed. */
+#define DRIVER_GONE_GRACE_MS 500
 
 long lch__timeout_ms;
+int lch__pid1;
+
+/* The spare: a scenario process forked ahead of time, between scenarios,
+ * while the driver is busy with its own side; `begin` then only wakes it.
+ * Forking costs most of a scenario's overhead on a small VM, and this keeps
+ * that cost off the path.  The spare blocks on a pipe until it is used; at
+ * `begin` it reads the begin line again from the shared input buffer and
+ * becomes the scenario process, exactly as a freshly forked one would. */
+static struct {
+  pid_t pid;
+  int ctl; /* write end: one byte wakes the spare; EOF sends it away */
+} g_spare = {0, -1};
+
+void lch__init_reaper(void) {
+  char self[32];
+  ssize_t n = readlink("/proc/self", self, sizeof(self) - 1);
+  self[n > 0 ? n : 0] = '\0';
+  /* /proc/self names the reader in the namespace of the /proc mount: "1"
+   * only when /proc is this namespace's own. */
+  lch__pid1 = getpid() == 1 && strcmp(self, "1") == 0;
+  if (getpid() == 1 && !lch__pid1)
+    fprintf(stderr,
+            "lc-host: PID 1 of a PID namespace without its own /proc "
+            "(unshare --mount-proc): leftovers may be missed\n");
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+    fprintf(stderr,
+            "lc-host: PR_SET_CHILD_SUBREAPER: %s (processes a shim "
+            "double-forks may survive)\n",
+            strerror(errno));
+}
 
 static void reap_zombies(void) {
   while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -28,10 +67,13 @@ static void reap_zombies(void) {
 
 /* Is anything of the scenario left?  Cheap: its process group answers
  * kill(0), and any process reparented to this subreaper is a child that
- * waitpid() sees.  Only then is /proc worth walking. */
+ * waitpid() sees (as PID 1, any process of the namespace answers kill(-1)).
+ * Only then is /proc worth walking.  pgid 0: no scenario. */
 static int anything_left(pid_t pgid) {
-  if (kill(-pgid, 0) == 0)
+  if (pgid > 0 && kill(-pgid, 0) == 0)
     return 1;
+  if (lch__pid1)
+    return kill(-1, 0) == 0 || errno == EPERM;
   siginfo_t si;
   memset(&si, 0, sizeof(si));
   return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
@@ -86,10 +128,22 @@ static int for_each_process(int (*visit)(const proc_stat_t *, void *),
   return total;
 }
 
-/* Children reparented to this subreaper: kill them (1 each). */
-static int kill_orphan(const proc_stat_t *ps, void *data) {
-  (void)data;
-  if (ps->ppid != getpid())
+/* Is ps something a scenario, or the shim's load, left?  As PID 1 of a
+ * namespace: every process but the host and its spare.  Otherwise: the
+ * scenario's process group (pgid > 0) and the host's children, who are
+ * reparented to this subreaper, but the spare. */
+static int is_leftover(const proc_stat_t *ps, pid_t pgid) {
+  pid_t self = getpid();
+  if (ps->pid == self || (g_spare.pid > 0 && ps->pid == g_spare.pid))
+    return 0;
+  if (lch__pid1)
+    return 1;
+  return (pgid > 0 && ps->pgrp == pgid) || ps->ppid == self;
+}
+
+/* Kill a leftover (1 each). */
+static int kill_leftover(const proc_stat_t *ps, void *data) {
+  if (!is_leftover(ps, *(const pid_t *)data))
     return 0;
   kill(ps->pid, SIGKILL);
   return 1;
@@ -97,14 +151,15 @@ static int kill_orphan(const proc_stat_t *ps, void *data) {
 
 /* Kill what the scenario left: its process group, and every process that
  * was reparented to this subreaper (a shim's double-forked or setsid()
- * children), until none is left. */
+ * children; as PID 1, every process of the namespace but the spare), until
+ * none is left.  pgid 0: no scenario, the rest only. */
 static void kill_leftovers(pid_t pgid) {
   int64_t deadline = lch__now_ms() + 5000;
   if (!anything_left(pgid))
     return;
   for (;;) {
-    int found = kill(-pgid, SIGKILL) == 0;
-    found += for_each_process(kill_orphan, NULL);
+    int found = pgid > 0 && kill(-pgid, SIGKILL) == 0;
+    found += for_each_process(kill_leftover, &pgid);
     reap_zombies();
     if (!found)
       return;
@@ -126,7 +181,7 @@ typedef struct {
 
 static int note_leftover(const proc_stat_t *ps, void *data) {
   leftover_list_t *l = data;
-  if (ps->state == 'Z' || (ps->pgrp != l->pgid && ps->ppid != getpid()))
+  if (ps->state == 'Z' || !is_leftover(ps, l->pgid))
     return 0;
   int w = snprintf(l->buf + l->used, l->size - l->used, "process %d (%.32s)\n",
                    (int)ps->pid, ps->comm);
@@ -135,8 +190,8 @@ static int note_leftover(const proc_stat_t *ps, void *data) {
   return 1;
 }
 
-/* Processes the scenario left: its process group, or reparented to this
- * subreaper.  Appends "process PID (comm)" lines to buf. */
+/* Processes the scenario left (is_leftover(): as PID 1, daemons the shim's
+ * load started too).  Appends "process PID (comm)" lines to buf. */
 static int note_leftover_processes(pid_t pgid, char *buf, size_t size) {
   if (!anything_left(pgid))
     return 0;
@@ -161,16 +216,13 @@ static void write_leftovers(const char *text, int n) {
   lch__jw_arr_end(&lch__resp);
 }
 
-/* The spare: a scenario process forked ahead of time, between scenarios,
- * while the driver is busy with its own side; `begin` then only wakes it.
- * Forking costs most of a scenario's overhead on a small VM, and this keeps
- * that cost off the path.  The spare blocks on a pipe until it is used; at
- * `begin` it reads the begin line again from the shared input buffer and
- * becomes the scenario process, exactly as a freshly forked one would. */
-static struct {
-  pid_t pid;
-  int ctl; /* write end: one byte wakes the spare; EOF sends it away */
-} g_spare = {0, -1};
+/* In a process just forked: die with the zygote (when the host is not PID
+ * 1 of a namespace, which would take its processes with it). */
+static void die_with_zygote(pid_t zygote) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid() != zygote)
+    _exit(0);
+}
 
 static void spare_main(int ctl) {
   char b;
@@ -193,13 +245,14 @@ void lch__make_spare(void) {
   fcntl(p[0], F_SETFD, FD_CLOEXEC);
   fcntl(p[1], F_SETFD, FD_CLOEXEC);
   fflush(NULL);
-  pid_t pid = fork();
+  pid_t zygote = getpid(), pid = fork();
   if (pid < 0) {
     close(p[0]);
     close(p[1]);
     return;
   }
   if (pid == 0) {
+    die_with_zygote(zygote);
     close(p[1]);
     spare_main(p[0]); /* does not return */
   }
@@ -217,6 +270,39 @@ void lch__drop_spare(void) {
   waitpid(g_spare.pid, NULL, 0);
   g_spare.pid = 0;
   g_spare.ctl = -1;
+}
+
+void lch__kill_all(void) {
+  lch__drop_spare();
+  kill_leftovers(0);
+}
+
+/* The driver is gone (end of input, or nobody reads the answers) while a
+ * scenario runs and hangs: end the scenario and everything else, exit 0 as
+ * at the end of input between scenarios. */
+static _Noreturn void lose_driver(pid_t pgid) {
+  kill(-pgid, SIGKILL);
+  kill(pgid, SIGKILL);
+  kill_leftovers(pgid);
+  lch__kill_all();
+  exit(0);
+}
+
+/* Wait for a signal (SIGCHLD) for at most ms (< 0: no limit), and, when
+ * `watch`, for the driver to go: its end of stdin hung up or failed, or
+ * stdout has no reader.  The scenario process owns stdin while it lives,
+ * so the zygote reads nothing, it only polls.  Returns 1 when it went. */
+static int wait_watching_driver(int64_t ms, int watch) {
+  sigset_t mask;
+  sigprocmask(SIG_BLOCK, NULL, &mask);
+  sigdelset(&mask, SIGCHLD);
+  struct pollfd pf[2] = {{watch ? lch__in : -1, POLLRDHUP, 0},
+                         {watch ? lch__out : -1, 0, 0}};
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  if (ppoll(pf, 2, ms < 0 ? NULL : &ts, &mask) <= 0)
+    return 0; /* SIGCHLD (EINTR), or the time is up */
+  return (pf[0].revents & (POLLHUP | POLLRDHUP | POLLERR)) ||
+         (pf[1].revents & (POLLHUP | POLLERR));
 }
 
 /* Hand `begin` (the line just read) to the spare; returns its pid, or -1
@@ -238,14 +324,14 @@ static pid_t use_spare(void) {
 }
 
 void lch__do_begin(const lch__cmd_t *cmd) {
-  sigset_t chld;
-  int status = 0, timed_out = 0;
-  int64_t deadline = lch__timeout_ms > 0 ? lch__now_ms() + lch__timeout_ms : 0;
+  int status = 0, timed_out = 0, driver_gone = 0;
+  int64_t gone_at = 0,
+          deadline = lch__timeout_ms > 0 ? lch__now_ms() + lch__timeout_ms : 0;
 
   lch__sh->last_seq = cmd->seq;
   lch__sh->last_has_seq = 1;
   lch__sh->ended = lch__sh->answered = lch__sh->eof = 0;
-  pid_t pid = use_spare();
+  pid_t zygote = getpid(), pid = use_spare();
   if (pid < 0) {
     fflush(NULL);
     pid = fork();
@@ -253,13 +339,13 @@ void lch__do_begin(const lch__cmd_t *cmd) {
       lch__respond_error(1, cmd->seq, "begin: fork: %s", strerror(errno));
       return;
     }
-    if (pid == 0)
+    if (pid == 0) {
+      die_with_zygote(zygote);
       lch__run_scenario(cmd); /* does not return */
-    setpgid(pid, pid);        /* also done by the child; whichever runs first */
+    }
+    setpgid(pid, pid); /* also done by the child; whichever runs first */
   }
 
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
   for (;;) {
     pid_t w;
     int st;
@@ -273,19 +359,24 @@ void lch__do_begin(const lch__cmd_t *cmd) {
       break;
     if (w < 0 && errno == ECHILD)
       break; /* cannot happen while the child lives */
+    int64_t now = lch__now_ms(), wait_ms = -1;
+    if (driver_gone && now - gone_at >= DRIVER_GONE_GRACE_MS)
+      lose_driver(pid);
     if (deadline && !timed_out) {
-      int64_t left = deadline - lch__now_ms();
-      if (left <= 0) {
+      wait_ms = deadline - now;
+      if (wait_ms <= 0) {
         timed_out = 1;
         kill(-pid, SIGKILL);
         kill(pid, SIGKILL);
         continue;
       }
-      struct timespec ts = {(time_t)(left / 1000),
-                            (long)(left % 1000) * 1000000L};
-      sigtimedwait(&chld, NULL, &ts);
-    } else {
-      sigwaitinfo(&chld, NULL);
+    }
+    if (driver_gone &&
+        (wait_ms < 0 || wait_ms > gone_at + DRIVER_GONE_GRACE_MS - now))
+      wait_ms = gone_at + DRIVER_GONE_GRACE_MS - now;
+    if (wait_watching_driver(wait_ms, !driver_gone)) {
+      driver_gone = 1;
+      gone_at = lch__now_ms();
     }
   }
   int ended = lch__sh->ended && WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -297,6 +388,8 @@ void lch__do_begin(const lch__cmd_t *cmd) {
     n_left = note_leftover_processes(pid, left, sizeof(left));
     size_t used = strlen(left);
     lch__sh->leftover[sizeof(lch__sh->leftover) - 1] = '\0';
+    n_left += lch__loadtime_sockets(left + used, sizeof(left) - used);
+    used = strlen(left);
     snprintf(left + used, sizeof(left) - used, "%s", lch__sh->leftover);
     n_left += lch__sh->n_leftover;
   }

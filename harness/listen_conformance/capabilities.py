@@ -6,7 +6,8 @@ import os
 import pwd
 import socket
 
-# The unprivileged user that `nonroot` scenarios run the implementation as.
+# The unprivileged user the implementation runs as (every scenario but those
+# that need root; containment.py).
 NOBODY = "nobody"
 
 
@@ -43,6 +44,8 @@ class Capabilities:
                 return "needs Linux abstract sockets, which this machine refuses"
             if n == "nonroot" and self.root and not self.nobody:
                 return "needs a non-root user: there is no user 'nobody' to run as"
+            if n == "root" and not self.root:
+                return "needs the implementation to run as root, and the harness is not root"
             if n == "low-ports-privileged" and not self.low_ports_privileged:
                 return ("needs ports below 1024 to be privileged "
                         "(net.ipv4.ip_unprivileged_port_start is <= 80 here)")

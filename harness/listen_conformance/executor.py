@@ -14,12 +14,11 @@ scenario's directory, its reserved ports, its sockets made by `mksock`.
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import socket
 
-from . import observe
-from .capabilities import NOBODY, Capabilities
+from . import containment, observe
+from .capabilities import Capabilities
 from .observe import ObserveError
 from .runner import RunnerLost, SetupError
 from .steps import KINDS, step_kind
@@ -29,15 +28,17 @@ from .verdicts import Fail, Skip, Verdict
 
 class Executor:
     def __init__(self, impl, sc: dict, run_dir: str, idx: int, caps: Capabilities,
-                 node_version_ok=None):
+                 node_version_ok=None, run_token: str = "run"):
         self.impl = impl
         self.sc = sc
         self.caps = caps
         self.idx = idx
-        self.run_id = os.path.basename(run_dir).removeprefix("lc-")
+        # Abstract socket names carry the run's random token: unguessable.
+        self.run_id = run_token
         self.dir = os.path.join(run_dir, str(idx))
-        self.nonroot = "nonroot" in sc.get("needs", []) and caps.root
-        self.user = NOBODY if self.nonroot else None
+        # Whom the implementation runs as: an unprivileged user, unless the
+        # scenario needs root (containment.py).
+        self.user = "root" if "root" in sc.get("needs", []) else containment.default_user()
         self.runner = None
         self.pid = None
         self.events: list[dict] = []
@@ -103,16 +104,20 @@ class Executor:
             try:
                 self.runner = self.impl.runner(self.user)
             except SetupError as e:
-                if self.user:
-                    return Verdict("SKIP", f"cannot run the implementation as "
-                                           f"'{self.user}': {e}")
-                raise
+                return Verdict("CRASH", f"the implementation's runner could not be started "
+                                        f"(as {self.user or 'the harness user'}): {e}")
             self.runner.events = self.events
             begin = {"op": "begin", "id": sc["id"], "cwd": self.dir}
             if "umask" in sc:
                 begin["umask"] = sc["umask"]
             r = self.call(begin)
-            self.pid = r.get("pid")
+            if r.get("r") != "ok":
+                raise Fail(f"the runner could not begin the scenario: "
+                           f"{r.get('message', r)}")
+            self.pid = self.runner.scenario_pid(r.get("pid"))
+            if self.pid is None:
+                raise RunnerLost("CRASH", f"protocol: 'begin' named pid {r.get('pid')!r}, "
+                                 f"which is no process of the runner")
             for step_no, step in enumerate(sc["steps"], 1):
                 self.step(step)
             step_no = None
@@ -155,9 +160,19 @@ class Executor:
             raise RunnerLost("CRASH", f"the scenario's process ended with {status} "
                              f"when its servers were freed", runner_ok=True)
         if r.get("clean") is False:
-            # The JS runner could not shut everything the scenario made; it is
-            # replaced so that the next scenario starts clean.
-            self.impl.discard(self.user)
+            if self.impl.kind == "js":
+                # The JS runner could not shut everything the scenario made
+                # (its resource list cannot tell the runner's own handles from
+                # the implementation's yet): it is replaced so that the next
+                # scenario starts clean.
+                self.impl.discard(self.user)
+                return
+            # The C host lists what the scenario's process left (processes,
+            # sockets; the runner's own mksock fds excused) and has killed
+            # and closed it: a leak is a verdict.
+            left = [str(x) for x in r.get("leftover") or []]
+            raise Fail("the implementation left resources behind when its servers were "
+                       "freed", "nothing left", ", ".join(left[:32]) or "(not listed)")
 
     def _end_quietly(self):
         try:
@@ -167,10 +182,14 @@ class Executor:
             self.impl.discard(self.user)
 
     def _setup_dir(self):
-        os.makedirs(self.dir, exist_ok=True)
-        if self.nonroot:
-            pw = pwd.getpwnam(NOBODY)
-            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        """The scenario's own directory: private to the user it runs as (0700);
+        0711 when a step connects as another user, who must reach the socket."""
+        other = any("user" in st for st in self.sc["steps"] if "connect" in st)
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        os.chmod(self.dir, 0o711 if other else 0o700)
+        ids = containment.user_ids(self.user)
+        if ids:
+            os.chown(self.dir, *ids)
 
     def _cleanup(self):
         for s in list(self.ports.values()) + list(self.occupants.values()):
@@ -214,7 +233,7 @@ class Executor:
             # "connect = 'refused'" after close() means something.
             value = self.last_addr.get(srv)
         if isinstance(value, str):
-            return value if value.startswith(("/", "\0")) else os.path.join(self.dir, value)
+            return self.inside(value, f"server {srv}'s address()")
         if not isinstance(value, dict):
             raise Fail(f"server {srv} has no address to connect to, now or before",
                        "an address", value)
@@ -225,6 +244,22 @@ class Executor:
         except ObserveError as e:
             raise Fail(str(e)) from None
         return (host, value["port"])
+
+    def inside(self, path: str, what: str) -> str:
+        """A path the implementation reported, made absolute, when it lies in
+        the scenario's directory (or is one of the scenario's abstract names);
+        the harness never touches one elsewhere."""
+        if path.startswith("\0"):
+            if not path.startswith(f"\0lc-{self.run_id}-{self.idx}-"):
+                raise Fail(f"{what} names an abstract socket that is not the scenario's",
+                           "one of the scenario's names", repr(path[:80]))
+            return path
+        full = os.path.realpath(os.path.join(self.dir, path))
+        if not full.startswith(os.path.realpath(self.dir) + os.sep):
+            raise Fail(f"{what} names a path outside the scenario's directory; the harness "
+                       f"does not connect there", "a path in the scenario's directory",
+                       repr(path[:200]))
+        return full
 
     def abs(self, path):
         return path if path.startswith(("/", "\0")) else os.path.join(self.dir, path)

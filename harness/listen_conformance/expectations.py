@@ -51,15 +51,28 @@ def load(option, impl_name: str, scenarios) -> Expectations:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         pytest.exit(f"--expectations: no file {path}", returncode=2)
+    except (OSError, UnicodeDecodeError) as e:
+        pytest.exit(f"--expectations {path}: cannot read: {getattr(e, 'strerror', None) or e}",
+                    returncode=2)
     except tomllib.TOMLDecodeError as e:
         pytest.exit(f"--expectations {path}: not valid TOML: {e}", returncode=2)
+    unknown = sorted(set(data) - {"expect"})
+    if unknown:
+        pytest.exit(f"--expectations {path}: unknown top-level key(s) {unknown}; entries go "
+                    f"in [expect.\"SCENARIO-ID\"] tables", returncode=2)
     entries = data.get("expect", {})
+    if not isinstance(entries, dict):
+        pytest.exit(f"--expectations {path}: 'expect' must be a table of "
+                    f"[expect.\"SCENARIO-ID\"] entries, not {type(entries).__name__}",
+                    returncode=2)
     problems = []
     for sid, e in entries.items():
         if not isinstance(e, dict) or e.get("verdict") not in VERDICTS:
             problems.append(f"{sid}: verdict must be one of {', '.join(VERDICTS)}")
-        elif not str(e.get("reason", "")).strip():
-            problems.append(f"{sid}: every entry needs a reason")
+        elif not isinstance(e.get("reason"), str) or not e["reason"].strip():
+            problems.append(f"{sid}: every entry needs a reason (a non-empty string)")
+        elif set(e) - {"verdict", "reason"}:
+            problems.append(f"{sid}: unknown key(s) {sorted(set(e) - {'verdict', 'reason'})}")
     if problems:
         pytest.exit(f"--expectations {path}:\n  " + "\n  ".join(problems), returncode=2)
     return Expectations(path, entries)

@@ -13,6 +13,7 @@ are touched only when a scenario file is collected.
 """
 from __future__ import annotations
 
+import os
 import pathlib
 
 from .paths import CHECKOUT, SCENARIO_DIR
@@ -29,11 +30,13 @@ def pytest_addoption(parser):
                     help="Where the C parts are: a CMake build tree or install prefix "
                          "(bin/lc-host, lib/) (default: $LC_BUILD_DIR, the checkout's "
                          "build/, or the prefix `pkg-config listen-conformance` names)")
-    group.addoption("--scenario", action="append", default=[],
-                    help="Run only this scenario id (repeatable)")
-    group.addoption("--clause", action="append", default=[],
-                    help="Run only the scenarios that check this clause id (repeatable)")
-    group.addoption("--expectations", default=None,
+    group.addoption("--scenario", action="append", default=_env_list("LC_SCENARIO"),
+                    help="Run only this scenario id (repeatable; default: the ids in "
+                         "$LC_SCENARIO)")
+    group.addoption("--clause", action="append", default=_env_list("LC_CLAUSE"),
+                    help="Run only the scenarios that check this clause id (repeatable; "
+                         "default: the ids in $LC_CLAUSE)")
+    group.addoption("--expectations", default=os.environ.get("LC_EXPECT") or None,
                     help="Expectation file of known results (TOML); 'auto' picks "
                          "fixtures/expectations/<impl>.toml when it exists")
     group.addoption("--report-dir", default=None,
@@ -41,6 +44,12 @@ def pytest_addoption(parser):
                          "else build/reports in a checkout, ./lc-reports when installed)")
     group.addoption("--no-report", action="store_true",
                     help="Write no JSON/JUnit report")
+
+
+def _env_list(name: str) -> list[str]:
+    """Ids from an environment variable (make passes SCENARIO= and CLAUSE=
+    this way): separated by white space or commas."""
+    return [w for w in os.environ.get(name, "").replace(",", " ").split() if w]
 
 
 def pytest_configure(config):

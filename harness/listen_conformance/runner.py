@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import pwd
 import select
 import shlex
 import signal
 import subprocess
-import tempfile
+import threading
 import time
 
-from . import paths
+from . import containment, paths
 
 
 class RunnerLost(Exception):
@@ -38,37 +37,149 @@ class SetupError(Exception):
     """The implementation cannot be run at all (bad --impl, missing build)."""
 
 
+# Bounds on what a runner may send (it is untrusted: trust no output).
+MAX_LINE = 1 << 20            # bytes in one line
+MAX_EVENTS = 20000            # events in one scenario
+MAX_DEPTH = 8                 # nesting of a JSON value
+MAX_ITEMS = 4096              # members of one object or array
+MAX_STRING = 1 << 16          # characters of one string
+STDERR_KEEP = 256 << 10       # bytes of a runner's stderr kept (the last ones)
+
+
+class ProtocolViolation(ValueError):
+    """A line from the runner that breaks harness/PROTOCOL.md."""
+
+
+def _check_value(v, depth=0):
+    if depth > MAX_DEPTH:
+        raise ProtocolViolation(f"nested deeper than {MAX_DEPTH}")
+    if isinstance(v, str):
+        if len(v) > MAX_STRING:
+            raise ProtocolViolation(f"a string of {len(v)} characters")
+    elif isinstance(v, (list, dict)):
+        if len(v) > MAX_ITEMS:
+            raise ProtocolViolation(f"{len(v)} members in one value")
+        for x in (v.values() if isinstance(v, dict) else v):
+            _check_value(x, depth + 1)
+        if isinstance(v, dict) and not all(isinstance(k, str) for k in v):
+            raise ProtocolViolation("a non-string key")
+    elif not (v is None or isinstance(v, (bool, int, float))):
+        raise ProtocolViolation(f"a value of type {type(v).__name__}")
+
+
+_OPTIONAL_STR = (str, type(None))
+_EVENT_FIELDS = {"ev": str, "srv": _OPTIONAL_STR, "name": _OPTIONAL_STR,
+                 "label": _OPTIONAL_STR, "sync": bool, "error": (dict, type(None)),
+                 "seq": (int, type(None))}
+_ERROR_FIELDS = {"code": _OPTIONAL_STR, "errno": (int, type(None)),
+                 "syscall": _OPTIONAL_STR, "address": _OPTIONAL_STR,
+                 "port": (int, type(None)), "message": _OPTIONAL_STR}
+_RESPONSE_FIELDS = {"r": str, "seq": (int, type(None)), "pid": int, "message": _OPTIONAL_STR,
+                    "code": _OPTIONAL_STR, "status": str, "clean": bool, "leftover": list,
+                    "fd": int, "signal": int, "exit": int, "timeout": bool, "ms": int}
+
+
+def check_message(msg) -> dict:
+    """A decoded line, checked against the protocol's shape; raises
+    ProtocolViolation naming the first problem."""
+    if not isinstance(msg, dict):
+        raise ProtocolViolation("not a JSON object")
+    _check_value(msg)
+    if "ev" in msg:
+        fields = _EVENT_FIELDS
+    elif "r" in msg:
+        fields = _RESPONSE_FIELDS
+    else:
+        raise ProtocolViolation("a line that is neither event nor response")
+    for k, t in fields.items():
+        if k not in msg:
+            continue
+        ts = t if isinstance(t, tuple) else (t,)
+        if not isinstance(msg[k], ts) or isinstance(msg[k], bool) and bool not in ts:
+            raise ProtocolViolation(f"'{k}' is {type(msg[k]).__name__}")
+    if "ev" in msg and msg["ev"] not in ("emit", "call", "invalid"):
+        raise ProtocolViolation(f"unknown event kind {msg['ev'][:40]!r}")
+    if isinstance(msg.get("error"), dict):
+        for k, t in _ERROR_FIELDS.items():
+            if k in msg["error"] and not isinstance(msg["error"][k], t):
+                raise ProtocolViolation(f"'error.{k}' is {type(msg['error'][k]).__name__}")
+    if "leftover" in msg and not all(isinstance(x, str) for x in msg["leftover"]):
+        raise ProtocolViolation("'leftover' is not a list of strings")
+    return msg
+
+
+class _StderrRing:
+    """A runner's stderr, drained by a thread, the last STDERR_KEEP bytes kept
+    (no file: a runner that writes without end costs nothing)."""
+
+    def __init__(self, stream):
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.dropped = 0
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _drain(self, stream):
+        try:
+            while True:
+                chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+                if not chunk:
+                    break
+                with self.lock:
+                    self.chunks.append(chunk)
+                    self.size += len(chunk)
+                    while self.size > STDERR_KEEP and len(self.chunks) > 1:
+                        old = self.chunks.pop(0)
+                        self.size -= len(old)
+                        self.dropped += len(old)
+        except (OSError, ValueError):
+            pass
+        finally:
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def tail(self, n: int) -> str:
+        with self.lock:
+            data = b"".join(self.chunks)
+        return data[-n:].decode(errors="replace")
+
+
 class Runner:
     def __init__(self, argv: list[str], user: str | None = None, name: str = "",
-                 env: dict | None = None):
+                 env: dict | None = None, kind: str = "c"):
         self.argv = argv
         self.user = user
         self.name = name or argv[0]
         self.seq = 0
         self.stale_crashes = 0
         self.buf = b""
-        self.log = tempfile.NamedTemporaryFile(prefix="lc-runner-", suffix=".log",
-                                               delete=False)
-        kwargs = {}
-        if user is not None and os.geteuid() == 0:
-            pw = pwd.getpwnam(user)
-            kwargs.update(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
+        self.events: list[dict] = []
+        self.contained = containment.available()
+        self.cmd = containment.wrap(kind, argv, user)
         try:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=self.log, start_new_session=True, cwd="/",
-                env=env, **kwargs)
+                self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, start_new_session=True, cwd="/",
+                env=env, preexec_fn=containment.die_with_parent())
         except OSError as e:
             raise SetupError(f"cannot start runner {shlex.join(argv)}: {e.strerror}") from None
-        self.events: list[dict] = []
+        self.stderr = _StderrRing(self.proc.stderr)
+        self.view = containment.NamespaceView(self.proc.pid, self.contained)
         try:
-            self.info = self.call({"op": "hello"}, timeout=10)
-        except RunnerLost as e:
-            raise SetupError(f"runner {shlex.join(argv)} did not start: {e.message}"
-                             f"{self.stderr_tail()}") from None
-        if self.info.get("r") != "ok":
-            raise SetupError(f"runner {shlex.join(argv)} refused: "
-                             f"{self.info.get('message', self.info)}{self.stderr_tail()}")
+            try:
+                self.info = self.call({"op": "hello"}, timeout=10)
+            except RunnerLost as e:
+                raise SetupError(f"runner {shlex.join(argv)} did not start: {e.message}"
+                                 f"{self.stderr_tail()}") from None
+            if self.info.get("r") != "ok":
+                raise SetupError(f"runner {shlex.join(argv)} refused: "
+                                 f"{self.info.get('message', self.info)}{self.stderr_tail()}")
+        except SetupError:
+            self.close(force=True)   # a runner that fails its set-up is ended
+            raise
 
     # -- protocol ----------------------------------------------------------
     def call(self, cmd: dict, timeout: float = 5.0) -> dict:
@@ -79,18 +190,18 @@ class Runner:
         try:
             self.proc.stdin.write(line)
             self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
+        except (BrokenPipeError, OSError, ValueError):
             raise RunnerLost("CRASH", f"runner is gone (exit status "
                              f"{self.proc.poll()}) before '{cmd['op']}'") from None
         deadline = time.monotonic() + timeout
         while True:
             msg = self._read_line(deadline, cmd["op"])
             if "ev" in msg:
+                if len(self.events) >= MAX_EVENTS:
+                    raise RunnerLost("CRASH", f"protocol: more than {MAX_EVENTS} events in "
+                                     f"one scenario (during '{cmd['op']}')")
                 self.events.append(msg)
                 continue
-            if "r" not in msg:
-                raise RunnerLost("CRASH", f"protocol: a line that is neither event "
-                                 f"nor response: {json.dumps(msg)[:200]}")
             if msg.get("r") == "crash":
                 if self.stale_crashes and msg.get("seq") != self.seq:
                     self.stale_crashes -= 1  # the answer to our own SIGKILL
@@ -101,7 +212,7 @@ class Runner:
                 # The C host answers for a scenario process it has lost and
                 # lives on; the JS adapter answers for itself, then exits.
                 zygote = getattr(self, "info", {}).get("runner") == "c-host"
-                raise RunnerLost("CRASH", f"the implementation's process {detail} "
+                raise RunnerLost("CRASH", f"the implementation's process {str(detail)[:500]} "
                                  f"during '{cmd['op']}'",
                                  runner_ok=zygote and self.alive())
             if msg.get("seq") != self.seq:
@@ -123,25 +234,34 @@ class Runner:
                 raise RunnerLost("CRASH", f"runner exited ({_status(status)}) "
                                  f"during '{op}'{self.stderr_tail()}")
             self.buf += chunk
-            if len(self.buf) > (1 << 20):
-                raise RunnerLost("CRASH", "protocol: over 1 MiB without a newline")
+            if len(self.buf) > MAX_LINE:
+                raise RunnerLost("CRASH", f"protocol: over {MAX_LINE} bytes without a newline")
         line, self.buf = self.buf.split(b"\n", 1)
         try:
-            msg = json.loads(line)
-            if not isinstance(msg, dict):
-                raise ValueError("not an object")
-            return msg
-        except (ValueError, UnicodeDecodeError):
-            raise RunnerLost("CRASH", f"protocol: unparseable line from the runner: "
+            return check_message(json.loads(line))
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            why = str(e) if isinstance(e, ProtocolViolation) else "unparseable"
+            raise RunnerLost("CRASH", f"protocol: {why}: a line from the runner: "
                              f"{line[:120]!r}") from None
+
+    # -- processes -----------------------------------------------------------
+    def scenario_pid(self, reported) -> int | None:
+        """The driver's pid of the scenario process the runner reported, when
+        it is one of the runner's own processes (else None: never believed)."""
+        return self.view.resolve(reported)
+
+    def processes(self) -> list[int]:
+        """Every process of the runner (driver's pids)."""
+        return self.view.members()
 
     # -- lifecycle -----------------------------------------------------------
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def kill_scenario(self, pid: int | None):
-        """The scenario's process hangs: kill it (its group too)."""
-        if pid and pid != self.proc.pid:
+        """The scenario's process hangs: kill it (a pid checked by
+        scenario_pid(), with its group); without one, the whole runner."""
+        if pid and pid != self.proc.pid and pid in self.view.members():
             self.stale_crashes += 1
             for target in (-pid, pid):
                 try:
@@ -158,10 +278,14 @@ class Runner:
             except RunnerLost:
                 pass
         if self.alive() or force:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            # The outermost process: with it goes the runner's PID namespace,
+            # and every process in it.
+            for kill in (lambda: os.killpg(self.proc.pid, signal.SIGKILL),
+                         lambda: self.proc.kill()):
+                try:
+                    kill()
+                except (ProcessLookupError, PermissionError, OSError):
+                    pass
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -171,23 +295,13 @@ class Runner:
                 f.close()
             except OSError:
                 pass
-        try:
-            self.log.close()
-            os.unlink(self.log.name)
-        except OSError:
-            pass
+        self.stderr.thread.join(timeout=2)
 
     def stderr_tail(self, n: int = 600) -> str:
-        try:
-            self.log.flush()
-            with open(self.log.name, "rb") as f:
-                f.seek(0, 2)
-                size = f.tell()
-                f.seek(max(0, size - n))
-                tail = f.read().decode(errors="replace").strip()
-            return f"\n  runner stderr: {tail}" if tail else ""
-        except (OSError, ValueError):
-            return ""
+        if self.proc.poll() is not None:
+            self.stderr.thread.join(timeout=1)   # what it wrote before it ended
+        tail = self.stderr.tail(n).strip()
+        return f"\n  runner stderr: {tail}" if tail else ""
 
 
 def _status(code: int) -> str:
@@ -204,19 +318,42 @@ class Impl:
         self.spec = spec
         self.build_dir = build_dir
         self.c_parts: paths.CParts | None = None
+        self.share = None               # where the adapter is copied for the runner's user
         self.kind, self.argv, self.name = _resolve(spec, self)
         self._runners: dict[str | None, Runner] = {}
 
-    def runner(self, user: str | None = None) -> Runner:
+    def runner(self, user: str | None = containment.DEFAULT) -> Runner:
+        """The runner for `user` (default: containment.default_user(), the
+        unprivileged user; "root" for the scenarios that need root)."""
+        if user is containment.DEFAULT:
+            user = containment.default_user()
         r = self._runners.get(user)
         if r is None or not r.alive():
             if r is not None:
                 r.close(force=True)
-            r = Runner(self.argv, user=user, name=self.name)
+            r = Runner(self._argv_for(user), user=user, name=self.name, kind=self.kind)
             self._runners[user] = r
         return r
 
-    def discard(self, user: str | None = None):
+    def _argv_for(self, user) -> list[str]:
+        """A JavaScript runner reads the adapter as `user`: it gets a copy in a
+        directory that user can reach (the checkout may be private)."""
+        if self.kind != "js" or containment.user_ids(user) is None:
+            return self.argv
+        if self.share is None:
+            import shutil
+            try:
+                self.share = containment.open_tmpdir("lc-adapter-")
+                shutil.copy(paths.ADAPTER, os.path.join(self.share, "adapter.mjs"))
+                os.chmod(os.path.join(self.share, "adapter.mjs"), 0o644)
+            except OSError as e:
+                raise SetupError(f"cannot give the adapter to user {user}: {e}") from None
+        return [os.path.join(self.share, "adapter.mjs") if a == str(paths.ADAPTER) else a
+                for a in self.argv]
+
+    def discard(self, user: str | None = containment.DEFAULT):
+        if user is containment.DEFAULT:
+            user = containment.default_user()
         r = self._runners.pop(user, None)
         if r is not None:
             r.close(force=True)
@@ -225,6 +362,10 @@ class Impl:
         for user in list(self._runners):
             r = self._runners.pop(user)
             r.close()
+        if self.share:
+            import shutil
+            shutil.rmtree(self.share, ignore_errors=True)
+            self.share = None
 
 
 def _resolve(spec: str, impl: Impl):

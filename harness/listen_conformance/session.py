@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import pathlib
+import secrets
 import shlex
 import shutil
-import tempfile
+import signal
+import threading
 
 import pytest
 
@@ -67,29 +69,39 @@ class SuiteSession:
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
         from .runner import Impl, SetupError
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM ends the run as Ctrl-C does: runners ended, the report
+            # marked as interrupted.
+            signal.signal(signal.SIGTERM, _interrupt)
         try:
             self.load_table()
         except table.TableError as e:
             pytest.exit(str(e), returncode=EXIT_USAGE)
+        impl = None
         try:
             impl = Impl(self.impl_spec, self.build_dir)
             if not self.is_worker:
                 # Fail fast, once, with one line: start the runner and shake hands.
-                impl.runner()
                 self.info = impl.runner().info
                 impl.close()
         except SetupError as e:
+            if impl is not None:
+                impl.close()
             pytest.exit(f"--impl {self.impl_spec}: {e}", returncode=EXIT_USAGE)
+
         self.impl = impl
         self.expect = expectations_mod.load(config.getoption("--expectations"),
                                             impl.name, self.table)
 
     def pytest_sessionstart(self, session):
         from .capabilities import Capabilities
+        from .containment import open_tmpdir
         self.caps = Capabilities()
-        base = os.environ.get("LC_TMPDIR", tempfile.gettempdir())
-        self.run_dir = tempfile.mkdtemp(prefix="lc-", dir=base)
-        os.chmod(self.run_dir, 0o755)
+        # 0711: the scenario directories inside are private (0700, owned by
+        # the user the implementation runs as); abstract names carry a
+        # random token.
+        self.run_dir = open_tmpdir("lc-")
+        self.run_token = secrets.token_hex(6)
 
     def pytest_sessionfinish(self, session, exitstatus):
         if self.impl:
@@ -98,8 +110,11 @@ class SuiteSession:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         if self.is_worker:
             return
+        # Ctrl-C, SIGTERM or a fail-fast stop: the results are not the whole run.
+        self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or (
+            bool(session.shouldstop) and len(self.results) < len(self.selected))
         stale = self.expect.stale({s["id"] for s in self.table}, self.selected,
-                                  self.results) if self.expect else []
+                                  self.results) if self.expect and not self.interrupted else []
         self.stale = stale
         unexpected = [r for r in self.results.values() if r.unexpected]
         if stale or unexpected:
@@ -109,7 +124,12 @@ class SuiteSession:
             session.exitstatus = 0
         if not self.config.getoption("--no-report") and self.results:
             out = self.config.getoption("--report-dir") or self.default_report_dir()
-            self.report_paths = report_mod.write(pathlib.Path(out), self, stale)
+            try:
+                self.report_paths = report_mod.write(pathlib.Path(out), self, stale)
+            except OSError as e:
+                self.report_error = f"cannot write the report to {out}: " \
+                                    f"{e.strerror or e}"
+                session.exitstatus = EXIT_USAGE
 
     def default_report_dir(self) -> pathlib.Path:
         """REPORT_DIR: a build tree's reports/ when one was named, else build/reports
@@ -145,7 +165,10 @@ class SuiteSession:
         count = counts(r.verdict for r in self.results.values())
         tr.section(f"listen-conformance: {self.impl.name if self.impl else self.impl_spec}")
         tr.write_line("  ".join(f"{k} {v}" for k, v in count.items()))
-        judged = levels(self.results.values())
+        if getattr(self, "interrupted", False):
+            tr.write_line(f"INTERRUPTED after {len(self.results)} of {len(self.selected)} "
+                          f"scenarios: no judgement of conformance")
+        judged = levels(self.results.values(), interrupted=getattr(self, "interrupted", False))
         tr.write_line(f"conforms (MUST scenarios): {judged['conforms']}    "
                       f"behaves as Node does (all scenarios): {judged['node_identical']}")
         for r in self.results.values():
@@ -156,6 +179,8 @@ class SuiteSession:
             tr.write_line(f"STALE expectation: {sid} (no such scenario, or it did not run)")
         for p in getattr(self, "report_paths", []):
             tr.write_line(f"report: {p}")
+        if getattr(self, "report_error", None):
+            tr.write_line(f"ERROR: {self.report_error}")
 
 
 class ScenarioFile(pytest.File):
@@ -188,7 +213,7 @@ class ScenarioItem(pytest.Item):
         suite = self.parent.suite
         sc = self.scenario
         ex = Executor(suite.impl, sc, suite.run_dir, suite.index[sc["id"]], suite.caps,
-                      node_version_ok=_version_gate(suite))
+                      node_version_ok=_version_gate(suite), run_token=suite.run_token)
         v = ex.execute()
         self.verdict = v
         exp = suite.expect.get(sc["id"]) if suite.expect else None
@@ -239,6 +264,10 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"scenario {self.name}"
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _step_text(step):

@@ -30,6 +30,7 @@ APPLIES_WORDS = {"all": "every implementation",
                        "cannot express)"}
 NEEDS_WORDS = {"ipv6": "IPv6 on the loopback interface (::1)",
                "nonroot": "running the implementation as an unprivileged user (nobody)",
+               "root": "running the implementation as root (privileged)",
                "abstract": "Linux abstract socket names",
                "low-ports-privileged": "ports below 1024 being privileged"}
 

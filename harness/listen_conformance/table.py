@@ -18,7 +18,7 @@ from .steps import KINDS, has_type, step_kind, type_name
 
 LEVELS = ("must", "node")
 APPLIES = ("all", "c", "js")
-NEEDS = ("ipv6", "nonroot", "abstract", "low-ports-privileged")
+NEEDS = ("ipv6", "nonroot", "root", "abstract", "low-ports-privileged")
 
 ID_RE = re.compile(r"^[a-z0-9]+(\.[a-z0-9][a-z0-9-]*)+$")
 

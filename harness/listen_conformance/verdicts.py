@@ -65,10 +65,13 @@ def counts(verdicts: Iterable[str]) -> dict[str, int]:
     return out
 
 
-def levels(results: Iterable[Result]) -> dict[str, str]:
+def levels(results: Iterable[Result], interrupted: bool = False) -> dict[str, str]:
     """'conforms': every MUST scenario that ran passed; 'node_identical': every
-    scenario that ran passed.  'yes', 'no (N of M not PASS)' or 'n/a'."""
+    scenario that ran passed.  'yes', 'no (N of M not PASS)' or 'n/a'; an
+    interrupted run judges nothing ('n/a (interrupted)')."""
     results = list(results)
+    if interrupted:
+        return {"conforms": "n/a (interrupted)", "node_identical": "n/a (interrupted)"}
 
     def judge(rs):
         ran = [r for r in rs if r.verdict != SKIP]

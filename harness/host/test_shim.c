@@ -1,0 +1,173 @@
+/* test_shim.c — lc-test-shim.so, a shim for host_protocol_smoke only (it
+ * lands in build/tests, not among the shims in build/lib): it listens
+ * nowhere and emits nothing, and does at load time what a shim must not,
+ * as its environment says:
+ *
+ *   LC_TEST_SHIM_DAEMON=1     a constructor double-forks a daemon
+ *                             ("lc-test-daemon", in a session of its own)
+ *   LC_TEST_SHIM_DAEMON=chain a constructor forks a daemon that forks
+ *                             another, both alive: one is the zygote's
+ *                             child, the other only the first one's
+ *   LC_TEST_SHIM_LISTEN=1     a constructor opens a listening socket
+ *                             (127.0.0.1, any port)
+ *   LC_TEST_SHIM_ALLOC=BYTES  init() allocates BYTES and fails with -ENOMEM
+ *                             when it cannot
+ *
+ * Its impl_version tells the effective uid its constructor and
+ * lc_shim_entry ran as ("ctor-uid N entry-uid N").
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lc_shim.h"
+
+struct lc_server_s {
+  int unused;
+};
+
+static lc_shim_t desc;
+static unsigned ctor_uid;
+static char version[64];
+
+static void start_chain(void) {
+  if (fork() == 0) {
+    setsid();
+    prctl(PR_SET_NAME, "lc-test-daemon", 0, 0, 0);
+    fork();
+    for (;;)
+      pause();
+  }
+}
+
+static void start_daemon(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (fork() == 0) {
+      setsid();
+      prctl(PR_SET_NAME, "lc-test-daemon", 0, 0, 0);
+      for (;;)
+        pause();
+    }
+    _exit(0);
+  }
+  if (pid > 0)
+    waitpid(pid, NULL, 0);
+}
+
+static void open_listener(void) {
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd >= 0 &&
+      (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 8) < 0)) {
+    close(fd);
+  }
+}
+
+__attribute__((constructor)) static void at_load(void) {
+  ctor_uid = (unsigned)geteuid();
+  const char *daemon = getenv("LC_TEST_SHIM_DAEMON");
+  if (daemon && strcmp(daemon, "chain") == 0)
+    start_chain();
+  else if (daemon)
+    start_daemon();
+  if (getenv("LC_TEST_SHIM_LISTEN"))
+    open_listener();
+}
+
+static int init(const lc_host_t *h) {
+  const char *alloc = getenv("LC_TEST_SHIM_ALLOC");
+  (void)h;
+  if (alloc) {
+    void *p = malloc((size_t)strtoull(alloc, NULL, 10));
+    if (!p)
+      return -ENOMEM;
+    free(p);
+  }
+  return 0;
+}
+
+static lc_server_t *server_new(void *tag) {
+  (void)tag;
+  return calloc(1, sizeof(lc_server_t));
+}
+
+static int on(lc_server_t *s, const char *event, const char *label) {
+  (void)s, (void)event, (void)label;
+  return 0;
+}
+
+static int slisten(lc_server_t *s, const lc_listen_t *a, lc_error_t *e) {
+  (void)s, (void)a, (void)e;
+  return 0;
+}
+
+static int sclose(lc_server_t *s, const char *label, lc_error_t *e) {
+  (void)s, (void)label, (void)e;
+  return 0;
+}
+
+static int address(lc_server_t *s, lc_address_t *out) {
+  uint32_t size = out->size;
+  (void)s;
+  memset(out, 0, size);
+  out->size = size;
+  out->kind = LC_ADDRESS_NULL;
+  return 0;
+}
+
+static int listening(lc_server_t *s) {
+  (void)s;
+  return 0;
+}
+
+static int sabort(lc_server_t *s) {
+  (void)s;
+  return -1;
+}
+
+static int sfd(lc_server_t *s) {
+  (void)s;
+  return -1;
+}
+
+static int run(int timeout_ms) {
+  (void)timeout_ms;
+  return 0;
+}
+
+static void server_free(lc_server_t *s) {
+  free(s);
+}
+
+LC_SHIM_EXPORT const lc_shim_t *lc_shim_entry(uint32_t offered) {
+  (void)offered;
+  snprintf(version, sizeof(version), "ctor-uid %u entry-uid %u", ctor_uid,
+           (unsigned)geteuid());
+  desc.abi_version = LC_ABI_VERSION;
+  desc.size = sizeof(desc);
+  desc.name = "test-shim";
+  desc.impl_version = version;
+  desc.init = init;
+  desc.server_new = server_new;
+  desc.on = on;
+  desc.listen = slisten;
+  desc.close = sclose;
+  desc.address = address;
+  desc.listening = listening;
+  desc.abort = sabort;
+  desc.fd = sfd;
+  desc.run = run;
+  desc.server_free = server_free;
+  return &desc;
+}

@@ -1,0 +1,251 @@
+"""The implementation under test is untrusted: it runs in a PID namespace of
+its own as an unprivileged user with no capabilities, nothing it says about
+pids or paths is believed, its output is checked against the protocol with
+bounds, an interrupted run says so and leaves nothing, and no input reaches a
+shell."""
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+from conftest import BUILD, ROOT
+
+from listen_conformance import containment, launch
+from listen_conformance.runner import Impl, ProtocolViolation, check_message
+
+ROOT_ONLY = pytest.mark.skipif(not containment.available(),
+                               reason="containment needs root, unshare, setpriv and prlimit")
+
+
+def _status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.split(":", 1) for line in f if ":" in line)
+
+
+@ROOT_ONLY
+def test_a_js_runner_is_pid_1_of_its_own_namespace_as_nobody_without_capabilities():
+    impl = Impl("node", BUILD)
+    try:
+        r = impl.runner()
+        init = r.view.init_pid()
+        st = _status(init)
+        assert st["Uid"].split()[0] == "65534", st["Uid"]
+        assert int(st["CapEff"], 16) == 0 and int(st["CapBnd"], 16) == 0
+        assert st["NoNewPrivs"].strip() == "1"
+        assert st["NSpid"].split()[-1] == "1"
+        assert os.readlink(f"/proc/{init}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    finally:
+        impl.close()
+    deadline = time.monotonic() + 3
+    while os.path.exists(f"/proc/{init}") and time.monotonic() < deadline:
+        time.sleep(0.02)   # a killed init is reaped by the system's init
+    assert not os.path.exists(f"/proc/{init}"), "closing the runner ends its namespace"
+
+
+@ROOT_ONLY
+def test_no_pid_the_runner_reports_is_believed_unless_it_is_its_own():
+    impl = Impl("node", BUILD)
+    d = tempfile.mkdtemp()
+    os.chmod(d, 0o777)
+    canary = subprocess.Popen(["sleep", "30"])
+    try:
+        r = impl.runner()
+        b = r.call({"op": "begin", "id": "t.pid", "cwd": d})
+        assert r.scenario_pid(b["pid"]) == r.view.init_pid()
+        for lie in (os.getpid(), canary.pid, 0, -1, "1", True, 10**9):
+            assert r.scenario_pid(lie) is None or lie == b["pid"], lie
+        r.kill_scenario(canary.pid)       # a lie: ends the runner, never the canary
+        assert canary.poll() is None
+    finally:
+        impl.close()
+        canary.kill()
+        canary.wait()
+        os.rmdir(d)
+
+
+@pytest.mark.parametrize("line, why", [
+    ({"ev": 5}, "'ev' is int"),
+    ({"ev": "emit", "sync": "yes"}, "'sync' is str"),
+    ({"r": "ok", "seq": 1, "pid": "1"}, "'pid' is str"),
+    ({"r": "ok", "seq": True}, "'seq' is bool"),
+    ({"ev": "emit", "error": {"code": 5}}, "'error.code' is int"),
+    ({"x": 1}, "neither event nor response"),
+    ({"r": "ok", "value": [[[[[[[[[[[1]]]]]]]]]]]}, "nested deeper"),
+    ({"r": "ok", "value": list(range(10000))}, "members in one value"),
+    ({"r": "ok", "leftover": [1]}, "'leftover' is not a list of strings"),
+])
+def test_runner_output_is_checked_against_the_protocol(line, why):
+    with pytest.raises(ProtocolViolation, match=why.replace("(", r"\(")):
+        check_message(line)
+    check_message({"ev": "emit", "srv": "A", "name": "listening", "sync": False})
+    check_message({"r": "ok", "seq": 3, "value": {"address": "::", "port": 1}})
+
+
+def _suite(args, env=None, **kw):
+    return subprocess.Popen(launch.suite_argv(*args), env=launch.suite_env(env), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def _marked(mark):
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if f"LC_RUN_MARK={mark}".encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def _settled(mark, seconds=3.0):
+    deadline = time.monotonic() + seconds
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _marked(mark)
+
+
+SLOW = """import net from 'node:net';
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  const until = Date.now() + 40;
+  while (Date.now() < until);   // a slow implementation: the run takes seconds
+  return listen.apply(this, args);
+};
+"""
+
+
+@pytest.fixture
+def slow_node():
+    d = tempfile.mkdtemp(prefix="lc-slow-")
+    os.chmod(d, 0o755)
+    (pathlib.Path(d) / "slow.mjs").write_text(SLOW)
+    os.chmod(os.path.join(d, "slow.mjs"), 0o644)
+    yield f"node --import {d}/slow.mjs"
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_says_so_and_leaves_nothing(tmp_path, sig, slow_node):
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, LC_RUN_MARK=mark)
+    p = _suite(["--impl", slow_node, "--report-dir", tmp_path, "-p", "no:xdist"], env=env)
+    time.sleep(4.0)
+    assert p.poll() is None, p.communicate()[0][-2000:]
+    p.send_signal(sig)
+    out = p.communicate(timeout=60)[0]
+    assert p.returncode != 0
+    (report,) = tmp_path.glob("*.json")
+    rep = json.loads(report.read_text())
+    assert rep["interrupted"] is True, out[-2000:]
+    assert rep["levels"] == {"conforms": "n/a (interrupted)",
+                             "node_identical": "n/a (interrupted)"}
+    assert 0 < sum(rep["summary"].values()) < rep["selected"]
+    assert "INTERRUPTED after" in out
+    assert not _settled(mark), "processes of the run outlived it"
+
+
+def test_a_driver_killed_outright_takes_its_runners_with_it(tmp_path):
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, LC_RUN_MARK=mark)
+    p = _suite(["--impl", "node", "--no-report", "-p", "no:xdist"], env=env)
+    deadline = time.monotonic() + 20
+    while len(_marked(mark)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    p.kill()
+    p.communicate()
+    left = _settled(mark)
+    assert not left, "a runner outlived a driver killed with SIGKILL: " + "; ".join(
+        open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()[:200]
+        for pid in left if os.path.exists(f"/proc/{pid}"))
+
+
+def test_make_passes_no_variable_through_a_shell(tmp_path):
+    witness = tmp_path / "pwned"
+    p = subprocess.run(["make", "-o", "build", "-o", "deps", "conformance",
+                        f"IMPL=x'; touch {witness}; echo '", f"SCENARIO=a.b; touch {witness}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert not witness.exists()
+    assert p.returncode == 2 and "Traceback" not in p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("text, words", [
+    ("expect = 5\n", "'expect' must be a table"),
+    ('[expect."a.b"]\nverdict = "FAIL"\nreason = 3\n', "needs a reason"),
+    ('[expect."a.b"]\nverdict = "MAYBE"\nreason = "x"\n', "verdict must be one of"),
+    ("nonsense = [\n", "not valid TOML"),
+])
+def test_a_malformed_expectation_file_is_one_clear_problem(tmp_path, text, words):
+    f = tmp_path / "e.toml"
+    f.write_text(text)
+    p = launch.run_suite("--impl", "node", "--expectations", f, "--no-report",
+                         "--scenario", "backlog.default-511-path-form", timeout=120)
+    out = p.stdout + p.stderr
+    assert p.returncode == 2 and words in out and "Traceback" not in out, out
+
+
+def test_an_unwritable_report_directory_is_one_line_and_status_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    p = launch.run_suite("--impl", "node", "--report-dir", blocker / "reports",
+                         "--scenario", "backlog.default-511-path-form", timeout=120)
+    out = p.stdout + p.stderr
+    assert p.returncode == 2 and "cannot write the report" in out, out
+    assert "Traceback" not in out, out
+
+
+@ROOT_ONLY
+def test_a_private_tmpdir_does_not_fail_the_implementation(tmp_path):
+    private = tempfile.mkdtemp()          # 0700, as CI jobs often have
+    os.chmod(private, 0o700)
+    try:
+        env = dict(os.environ, TMPDIR=private, LC_TMPDIR=private)
+        p = launch.run_suite("--impl", "node", "--no-report", "-p", "no:xdist",
+                             "-k", "nonroot or ipc", env=env, timeout=300)
+        out = p.stdout + p.stderr
+        assert p.returncode == 0, out[-3000:]
+        assert " failed" not in out and "passed" in out
+        assert os.listdir(private) == []
+    finally:
+        os.rmdir(private)
+
+
+def test_a_scenario_directory_is_private_to_the_user_it_runs_as(tmp_path):
+    from listen_conformance.executor import Executor
+    sc = {"id": "t.dir", "steps": [{"listen": [0]}], "needs": []}
+    ex = Executor(None, sc, str(tmp_path), 0, None)
+    ex._setup_dir()
+    st = os.stat(ex.dir)
+    assert st.st_mode & 0o777 == 0o700
+    ids = containment.user_ids(containment.default_user())
+    assert (st.st_uid, st.st_gid) == (ids if ids else (os.getuid(), os.getgid()))
+
+
+def test_a_path_the_implementation_reports_must_lie_in_the_scenario_directory(tmp_path):
+    from listen_conformance.executor import Executor
+    from listen_conformance.verdicts import Fail
+    sc = {"id": "t.dir", "steps": [], "needs": []}
+    ex = Executor(None, sc, str(tmp_path), 0, None, run_token="tok")
+    os.makedirs(ex.dir)
+    assert ex.inside("s.sock", "x") == os.path.join(os.path.realpath(ex.dir), "s.sock")
+    for bad in ("../../../../etc/passwd", "/etc/passwd", "\0someone-else"):
+        with pytest.raises(Fail):
+            ex.inside(bad, "address()")
+    assert ex.inside("\0lc-tok-0-s", "x") == "\0lc-tok-0-s"
+
+
+def test_a_runner_that_fails_its_set_up_is_ended(tmp_path):
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, LC_RUN_MARK=mark)
+    p = launch.run_suite("--impl", "sh -c 'exec sleep 100'", "--no-report",
+                         "--scenario", "backlog.default-511-path-form", env=env, timeout=120)
+    out = p.stdout + p.stderr
+    assert p.returncode == 2 and "did not start" in out, out
+    assert not _settled(mark), "the runner that failed its set-up is still there"
