@@ -592,6 +592,7 @@ class Stale:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.bind(path)
         s.close()  # the file stays: a socket file with no listener
+        ex.give(path)  # left by an earlier server of the same user
 
     def words(w, step):
         return f"The harness leaves a socket file at {w.value(step['stale'])} with no " \
