@@ -212,6 +212,27 @@ def _reachable_by_others(path: str) -> bool:
         p = parent
 
 
+def _reap(base: str, prefix: str):
+    """Remove the directories of earlier runs whose driver is gone without
+    cleaning up (killed with SIGKILL): their names carry the driver's pid."""
+    import re
+    import shutil as sh
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        m = re.fullmatch(re.escape(prefix) + r"(\d+)-[A-Za-z0-9_]+", name)
+        if not m or os.path.exists(f"/proc/{m.group(1)}"):
+            continue
+        path = os.path.join(base, name)
+        try:
+            if os.stat(path).st_uid == os.geteuid():
+                sh.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def open_tmpdir(prefix: str) -> str:
     """A new directory, mode 0711 (others may enter, not list), under the
     first of $LC_TMPDIR, $TMPDIR, /tmp, /var/tmp, /dev/shm that an
@@ -224,7 +245,8 @@ def open_tmpdir(prefix: str) -> str:
     need_others = default_user() is not None
     for base in bases:
         if base and os.path.isdir(base) and (not need_others or _reachable_by_others(base)):
-            d = tempfile.mkdtemp(prefix=prefix, dir=base)
+            _reap(base, prefix)
+            d = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=base)
             os.chmod(d, 0o711)
             return d
     raise OSError(f"no temporary directory that user {NOBODY} can reach "
