@@ -65,6 +65,20 @@ def _environ(pid):
         return b""
 
 
+IMPL_UID = 65534   # nobody: whom the suite runs implementations as (containment.py)
+
+
+def _uid(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _comm(pid):
     try:
         with open(f"/proc/{pid}/comm") as f:
@@ -173,12 +187,16 @@ class Guard:
         return p, mark
 
     def foreign(self, pid):
-        """A process of another run (another test's mark or tag)."""
+        """A process that is not this run's: another test's mark or tag, or,
+        without any mark, a process that does not run as the user every
+        implementation runs as (a browser another test started, say)."""
         env = _environ(pid)
         if f"LC_HOSTILE_TAG={self.tag}".encode() in env or \
                 any(f"LC_RUN_MARK={m}".encode() in env for m in self.marks):
             return False
-        return b"LC_RUN_MARK=" in env or b"LC_HOSTILE_TAG=" in env
+        if b"LC_RUN_MARK=" in env or b"LC_HOSTILE_TAG=" in env:
+            return True
+        return _uid(pid) != IMPL_UID
 
     def new_listeners(self):
         """Listeners that appeared during the test and are still there 0.3 s
