@@ -119,8 +119,13 @@ static int fail(lc_error_t *err, const char *code, int errnum) {
 /* The descriptor's functions                                                */
 
 static void on_run_timer(uv_timer_t *t) {
-  (void)t;
   timed_out = 1;
+  /* libuv 1.44's UV_RUN_ONCE runs due timers both before and after its
+   * poll: a timer that fires in the first pass would otherwise leave the
+   * poll that follows to block with no timeout at all (nothing else armed,
+   * a listening handle keeping the loop alive).  uv_stop() makes that poll
+   * non-blocking; uv_run() clears the flag when it returns. */
+  uv_stop(t->loop);
 }
 
 static int shim_init(const lc_host_t *h) {
@@ -135,6 +140,11 @@ static int shim_init(const lc_host_t *h) {
   err = lcr_loop_init(&loop, &uv);
   if (err != 0)
     return err;
+  /* ABI 1.1: the Node.js release to behave as; a 1.0 host's struct ends
+   * before it, and 0.0.0 (none given) is the newest, lcr_loop_init()'s. */
+  if (LC_HAS_MEMBER(h, lc_host_t, node_patch))
+    lcr_loop_set_node_version(&loop, h->node_major, h->node_minor,
+                              h->node_patch);
   err = uv_timer_init(&uv, &run_timer);
   if (err != 0)
     return err;
@@ -333,6 +343,8 @@ static int shim_run(int timeout_ms) {
   }
 
   timed_out = 0;
+  /* The loop's cached time is as old as its last turn: count from now. */
+  uv_update_time(&uv);
   uv_timer_start(&run_timer, on_run_timer, (uint64_t)timeout_ms, 0);
   while (events_reported == start && !timed_out)
     uv_run(&uv, UV_RUN_ONCE);
@@ -356,15 +368,23 @@ static void shim_server_free(lc_server_t *ss) {
   free(ss);
 }
 
-static const lc_shim_t descriptor = {
-    LC_ABI_VERSION, sizeof(lc_shim_t), "reference",     "0.1.0",
-    shim_init,      shim_server_new,   shim_on,         shim_listen,
-    shim_close,     shim_address,      shim_listening,  shim_abort,
-    shim_fd,        shim_run,          shim_server_free};
+/* The descriptor, as ABI 1.1 and as 1.0 (1.1 added nothing to it). */
+#define DESCRIPTOR(abi)                                                  \
+  {                                                                      \
+    (abi), sizeof(lc_shim_t), "reference", "0.1.0", shim_init,           \
+        shim_server_new, shim_on, shim_listen, shim_close, shim_address, \
+        shim_listening, shim_abort, shim_fd, shim_run, shim_server_free  \
+  }
+static const lc_shim_t descriptor = DESCRIPTOR(LC_ABI_VERSION);
+static const lc_shim_t descriptor_1_0 = DESCRIPTOR(1u << 16);
 
 LC_SHIM_EXPORT const lc_shim_t *lc_shim_entry(uint32_t offered_abi_version) {
-  /* We speak 1.0 only: refuse a host that cannot take it. */
-  if (offered_abi_version < LC_ABI_VERSION)
+  /* We speak 1.1, and 1.0 to a 1.0 host (init() reads the 1.1 members of
+   * lc_host_t only when its size covers them).  A host older than 1.0 is
+   * refused; one of a later major gets 1.1 and decides itself. */
+  if (offered_abi_version < (1u << 16))
     return NULL;
+  if (offered_abi_version < LC_ABI_VERSION)
+    return &descriptor_1_0;
   return &descriptor;
 }

@@ -1,6 +1,8 @@
 /* libFuzzer target: the reference's argument handling (lcr_listen).
  *
- * The input picks a form, the `has` bits and every field of lcr_listen_t;
+ * The input picks a form, the `has` bits (their high bits, which lcr_listen()
+ * ignores, also pick the Node release to behave as) and every field of
+ * lcr_listen_t;
  * each iteration makes a fresh loop and server, calls lcr_listen(), a second
  * lcr_listen() (the already-listening path), close() and lets the loop run
  * what is due.  It must never crash, leak (ASan) or hang.
@@ -94,6 +96,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (uv_loop_init(&uv) != 0)
     return 0;
   lcr_loop_init(&loop, &uv);
+  /* The release to behave as (node_line.h), from `has` bits lcr_listen()
+   * ignores: the newest, Node 20, 22 and 23.0 (each has its own mix). */
+  static const unsigned releases[][3] = {
+      {0, 0, 0}, {20, 20, 2}, {22, 23, 5}, {23, 0, 0}};
+  const unsigned *rel = releases[(a.has >> 8) % 4];
+  lcr_loop_set_node_version(&loop, rel[0], rel[1], rel[2]);
   lcr_signal_t *sig = (take(&in, 1) & 1) ? lcr_signal_new() : NULL;
   a.signal = sig;
   lcr_server_t *s = lcr_server_new(&loop);

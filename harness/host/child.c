@@ -617,9 +617,12 @@ void lch__run_scenario(const lch__cmd_t *begin) {
   if (chdir(begin->cwd) < 0)
     begin_failed(begin, "chdir [%s]: %s (errno %d)", begin->cwd,
                  strerror(errno), errno);
-  host.size = sizeof(host);
+  host.size = sizeof(host); /* ABI 1.1: a 1.0 shim reads up to host_ctx */
   host.event = on_event;
   host.host_ctx = NULL;
+  host.node_major = lch__node_version[0];
+  host.node_minor = lch__node_version[1];
+  host.node_patch = lch__node_version[2];
   int rc = lch__shim->init(&host);
   if (rc < 0)
     begin_failed(begin, "the shim's init() returned %d (%s)", rc,

@@ -18,9 +18,15 @@
 #include "proto.h"
 
 /* The command line, for --help and usage errors. */
-#define LCH_USAGE                                         \
-  "lc-host [--scenario-timeout-ms N] [--run-as UID:GID] " \
-  "[--limit-mem BYTES] [--limit-fds N] [--limit-procs N] SHIM.so"
+#define LCH_USAGE                                          \
+  "lc-host [--scenario-timeout-ms N] [--run-as UID:GID] "  \
+  "[--limit-mem BYTES] [--limit-fds N] [--limit-procs N] " \
+  "[--node-version X.Y.Z] SHIM.so"
+
+/* --node-version X.Y.Z: the Node.js release the shim is held to, passed in
+ * lc_host_t.node_major/minor/patch (ABI 1.1) and reported by `hello`; all 0
+ * when the option is not given (the newest Node).  Set by main. */
+extern uint32_t lch__node_version[3];
 
 /* One page-aligned block shared by the zygote and the scenario child.  Only
  * one of them uses the input buffer at a time (the child while it lives, the

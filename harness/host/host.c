@@ -2,7 +2,13 @@
  * speaking the runner protocol (harness/PROTOCOL.md) on stdin/stdout.
  *
  *   lc-host [--scenario-timeout-ms N] [--run-as UID:GID] [--limit-mem BYTES]
- *           [--limit-fds N] [--limit-procs N] SHIM.so
+ *           [--limit-fds N] [--limit-procs N] [--node-version X.Y.Z] SHIM.so
+ *
+ * --node-version X.Y.Z names the Node.js release the shim is held to (three
+ * decimal numbers, each at most 9999, not all 0): the shim's init() finds
+ * it in lc_host_t.node_major/minor/patch (ABI 1.1) and `hello` reports it as
+ * "node_version":"X.Y.Z".  Without it those are 0 (the newest Node) and
+ * `hello` says null.
  *
  * The host is a zygote: it loads and checks the shim once, then forks one
  * child per scenario (`begin`).  The child runs the scenario's commands and
@@ -40,6 +46,8 @@
 
 #include "host-internal.h"
 
+uint32_t lch__node_version[3];
+
 static void on_sigchld(int sig) {
   (void)sig;
 }
@@ -70,6 +78,28 @@ static void run_as(const char *arg, uid_t *uid, gid_t *gid) {
   id[colon - arg] = '\0';
   *uid = (uid_t)number(id, 1, 4294967294ULL, what);
   *gid = (gid_t)number(colon + 1, 1, 4294967294ULL, what);
+}
+
+/* --node-version X.Y.Z: three decimal numbers of 1 to 4 digits, not all 0
+ * (0.0.0 is what a host without the option passes: the newest Node). */
+static void node_version(const char *arg, uint32_t v[3]) {
+  static const char what[] =
+      "--node-version needs X.Y.Z, three decimal numbers each at most 9999 "
+      "and not all 0 (the Node.js release to hold the shim to, e.g. 22.12.0)";
+  const char *p = arg;
+  if (!p)
+    lch__usage_error(what);
+  for (int i = 0; i < 3; i++) {
+    int digits = 0;
+    v[i] = 0;
+    for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
+      v[i] = v[i] * 10 + (uint32_t)(*p - '0');
+    if (digits == 0 || *p != (i < 2 ? '.' : '\0')) /* a 5th digit too */
+      lch__usage_error(what);
+    p++;
+  }
+  if (!v[0] && !v[1] && !v[2])
+    lch__usage_error(what);
 }
 
 int main(int argc, char **argv) {
@@ -105,6 +135,9 @@ int main(int argc, char **argv) {
       limits.procs = number(arg, 1, INT_MAX,
                             "--limit-procs needs a number of processes in [1, "
                             "2147483647]");
+      i++;
+    } else if (strcmp(opt, "--node-version") == 0) {
+      node_version(arg, lch__node_version);
       i++;
     } else if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
       printf("usage: " LCH_USAGE "\n");

@@ -139,6 +139,13 @@ void lch__do_hello(const lch__cmd_t *cmd) {
   lch__jw_cstr(&lch__resp, "impl", lch__shim->name);
   lch__jw_cstr(&lch__resp, "impl_version", lch__shim->impl_version);
   lch__jw_cstr(&lch__resp, "abi", abi);
-  lch__jw_null(&lch__resp, "node_version");
+  if (lch__node_version[0] || lch__node_version[1] || lch__node_version[2]) {
+    char node[48];
+    snprintf(node, sizeof(node), "%u.%u.%u", (unsigned)lch__node_version[0],
+             (unsigned)lch__node_version[1], (unsigned)lch__node_version[2]);
+    lch__jw_cstr(&lch__resp, "node_version", node);
+  } else {
+    lch__jw_null(&lch__resp, "node_version");
+  }
   lch__resp_send();
 }

@@ -12,13 +12,19 @@
  *                             (127.0.0.1, any port)
  *   LC_TEST_SHIM_ALLOC=BYTES  init() allocates BYTES and fails with -ENOMEM
  *                             when it cannot
+ *   LC_TEST_SHIM_ABI=1.0      it answers the handshake as an ABI 1.0 shim
+ *                             (and reads nothing of lc_host_t past 1.0)
  *
  * Its impl_version tells the effective uid its constructor and
- * lc_shim_entry ran as ("ctor-uid N entry-uid N").
+ * lc_shim_entry ran as ("ctor-uid N entry-uid N"); init() appends what it
+ * was given: " init host-size N node X.Y.Z" (ABI 1.1: lc_host_t's
+ * node_major.node_minor.node_patch; "node -" when `size` does not reach
+ * them or the shim answered 1.0), which `hello` inside a scenario shows.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +41,7 @@ struct lc_server_s {
 
 static lc_shim_t desc;
 static unsigned ctor_uid;
-static char version[64];
+static char version[160];
 
 static void start_chain(void) {
   if (fork() == 0) {
@@ -87,7 +93,18 @@ __attribute__((constructor)) static void at_load(void) {
 
 static int init(const lc_host_t *h) {
   const char *alloc = getenv("LC_TEST_SHIM_ALLOC");
-  (void)h;
+  size_t n = strlen(version);
+  /* A 1.0 shim knows nothing past host_ctx; a 1.1 one reads the version
+   * only when the host's struct holds it (lc_shim.h, "Versioning"). */
+  if (desc.abi_version >= ((1u << 16) | 1u) &&
+      h->size >= offsetof(lc_host_t, node_patch) + sizeof(h->node_patch))
+    snprintf(version + n, sizeof(version) - n,
+             " init host-size %u node %u.%u.%u", (unsigned)h->size,
+             (unsigned)h->node_major, (unsigned)h->node_minor,
+             (unsigned)h->node_patch);
+  else
+    snprintf(version + n, sizeof(version) - n, " init host-size %u node -",
+             (unsigned)h->size);
   if (alloc) {
     void *p = malloc((size_t)strtoull(alloc, NULL, 10));
     if (!p)
@@ -154,7 +171,9 @@ LC_SHIM_EXPORT const lc_shim_t *lc_shim_entry(uint32_t offered) {
   (void)offered;
   snprintf(version, sizeof(version), "ctor-uid %u entry-uid %u", ctor_uid,
            (unsigned)geteuid());
-  desc.abi_version = LC_ABI_VERSION;
+  const char *abi = getenv("LC_TEST_SHIM_ABI");
+  desc.abi_version =
+      abi && strcmp(abi, "1.0") == 0 ? 1u << 16 : (uint32_t)LC_ABI_VERSION;
   desc.size = sizeof(desc);
   desc.name = "test-shim";
   desc.impl_version = version;

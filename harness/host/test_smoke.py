@@ -15,11 +15,13 @@ shim's load left is reported, and the host ends with its driver.  Standard
 library only.
 """
 import argparse
+import errno
 import json
 import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -190,12 +192,28 @@ def test_usage(a):
         check(p.returncode == 2 and p.stderr.count("\n") == 1 and "usage: lc-host" in p.stderr
               and p.stdout == "", f"bad {' '.join(opts)}: one usage line, exit 2",
               (p.returncode, p.stderr))
+    # --node-version X.Y.Z: three decimal numbers <= 9999, not 0.0.0.
+    for bad in ("22", "22.1", "22.1.", "22.x.0", "v22.1.0", "22.1.0.1", "22.1.0 ", " 22.1.0",
+                "-1.2.3", "+1.2.3", "10000.0.0", "1.10000.0", "1.2.99999", "22..0", ".1.2",
+                "0.0.0", "", "22.1.0-rc.1", "0x10.1.2", "00022.1.0"):
+        p = subprocess.run([a.host, "--node-version", bad, "x.so"], capture_output=True,
+                           text=True)
+        check(p.returncode == 2 and p.stderr.count("\n") == 1 and "usage: lc-host" in p.stderr
+              and "--node-version needs X.Y.Z" in p.stderr and p.stdout == "",
+              f"bad --node-version {bad!r}: one usage line naming it, exit 2",
+              (p.returncode, p.stderr))
+    p = subprocess.run([a.host, "x.so", "--node-version"], capture_output=True, text=True)
+    check(p.returncode == 2 and p.stderr.count("\n") == 1 and "--node-version needs" in p.stderr,
+          "--node-version without a value: one usage line, exit 2", (p.returncode, p.stderr))
+    p = subprocess.run([a.host, "--help"], capture_output=True, text=True)
+    check(p.returncode == 0 and "[--node-version X.Y.Z]" in p.stdout,
+          "--help names --node-version", p.stdout)
 
 
 def test_refusals(a):
     cases = {
         "no-entry": "no entry point [lc_shim_entry] in shared library [",
-        "wrong-abi": "speaks shim ABI 2.0, this host speaks 1.0",
+        "wrong-abi": "speaks shim ABI 2.0, this host speaks 1.1",
         "not-a-library": "is not a loadable shared library: ",
     }
     for name, want in cases.items():
@@ -323,7 +341,7 @@ def test_garbage(a):
 def test_protocol_errors(a):
     h = Host(a.host, os.path.join(a.lib, "lc-faulty-garbage.so"))
     r = h.call("hello")
-    check(r.get("r") == "ok" and r.get("runner") == "c-host" and r.get("abi") == "1.0"
+    check(r.get("r") == "ok" and r.get("runner") == "c-host" and r.get("abi") == "1.1"
           and r.get("impl") == "faulty-garbage" and r.get("node_version", 0) is None,
           "hello", r)
     for line, seq, want in [
@@ -414,7 +432,8 @@ def test_reference(a):
         return
     h = Host(a.host, lib)
     r = h.call("hello")
-    check(r.get("r") == "ok" and r.get("abi") == "1.0", "reference: hello", r)
+    check(r.get("r") == "ok" and r.get("abi") == "1.1" and r.get("node_version", 0) is None,
+          "reference: hello", r)
     h.call("begin", id="ref", cwd="/tmp")
     r = h.call("listen", form="port", port=0, host="127.0.0.1", cb="cb")
     check(r == {"r": "ok", "seq": h.seq}, "reference: listen", r)
@@ -453,6 +472,108 @@ def test_reference(a):
     check(r.get("status") == "exit 0" and r.get("clean") is True, "reference: end clean", r)
     check(port not in listening_ports_of_inode_owners(), "reference: the port is free", port)
     h.quit()
+
+
+def test_node_version(a):
+    """--node-version: in hello, and in lc_host_t at init (ABI 1.1); a 1.0
+    shim is still accepted and reads nothing of it."""
+    if not need_test_shim(a, "--node-version"):
+        return
+    cases = [
+        # (host options, shim env, hello abi, hello node_version, what init saw)
+        (["--node-version", "22.12.0"], {}, "1.1", "22.12.0", " node 22.12.0"),
+        (["--node-version", "9999.0009.1"], {}, "1.1", "9999.9.1", " node 9999.9.1"),
+        ([], {}, "1.1", None, " node 0.0.0"),
+        (["--node-version", "20.20.2"], {"LC_TEST_SHIM_ABI": "1.0"}, "1.0", "20.20.2",
+         " node -"),
+    ]
+    for opts, env, abi, version, seen in cases:
+        what = f"--node-version {' '.join(opts) or '(none)'} {env or ''}".rstrip()
+        h = Host(a.host, a.test_shim, *opts, env=env)
+        r = h.call("hello")
+        check(r.get("r") == "ok" and r.get("abi") == abi and r.get("node_version", 0) == version
+              and " init " not in r.get("impl_version", ""), f"{what}: hello", r)
+        r = h.call("begin", id="node-version", cwd="/tmp")
+        check(r.get("r") == "ok", f"{what}: begin", r)
+        r = h.call("hello")  # answered by the scenario process, after init()
+        iv = r.get("impl_version", "")
+        check(iv.endswith(seen) and f" init host-size {LC_HOST_SIZE_1_1} " in iv
+              and r.get("node_version", 0) == version, f"{what}: the shim's init() saw it", r)
+        r = h.call("end")
+        check(r.get("status") == "exit 0" and r.get("clean") is True, f"{what}: end", r)
+        h.quit()
+
+
+# sizeof(lc_host_t) in ABI 1.1 on this machine: uint32 size, two pointers,
+# three uint32 (with the padding after size), rounded to the pointer size.
+LC_HOST_SIZE_1_1 = 40 if sys.maxsize > 2**32 else 24
+
+
+def test_reference_lines(a):
+    """The reference as Node 20, 22, 24 and as the newest (no --node-version):
+    the behaviours that differ (reference/src/node_line.h), seen from outside
+    the host."""
+    lib = os.path.join(a.lib, "lc-shim-reference.so")
+    if not os.path.exists(lib):
+        print(f"SKIP reference lines: {lib} is not built")
+        return
+    # version: (writableAll mode under umask 077, 127.0.0.1 reaches a host-less
+    # ipv6Only server, a 109-byte path: "kept" / "removed" at close / "EINVAL")
+    lines = {"20.20.2": (0o722, True, "kept"), "22.23.5": (0o222, False, "removed"),
+             "24.22.3": (0o222, False, "EINVAL"), None: (0o222, False, "EINVAL")}
+    for version, (want_mode, v4_ok, longpath) in lines.items():
+        line = f"node {version}" if version else "the newest"
+        with tempfile.TemporaryDirectory() as d:
+            h = Host(a.host, lib, *(["--node-version", version] if version else []))
+            r = h.call("hello")
+            check(r.get("node_version", 0) == version, f"reference as {line}: hello", r)
+            # readableAll / writableAll
+            h.call("begin", id="mode", cwd=d, umask=0o077)
+            path = os.path.join(d, "w.sock")
+            r = h.call("listen", form="options", path=path, writableAll=True)
+            r2 = h.call("run", until="listening", ms=2000)
+            mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else None
+            check(r.get("r") == "ok" and r2.get("r") == "ok" and mode == want_mode,
+                  f"reference as {line}: writableAll under umask 077",
+                  (r, r2, oct(mode or 0)))
+            h.call("end")
+            # ipv6Only without a host
+            h.call("begin", id="v6only", cwd=d)
+            h.call("listen", form="options", port=0, ipv6Only=True)
+            h.call("run", until="listening", ms=2000)
+            v = h.call("address").get("value") or {}
+            port = v.get("port")
+            s4 = socket.socket(socket.AF_INET)
+            s4.settimeout(2)
+            got = s4.connect_ex(("127.0.0.1", port)) if port else -1
+            s4.close()
+            check(v.get("address") == "::" and got == (0 if v4_ok else errno.ECONNREFUSED),
+                  f"reference as {line}: ipv6Only without a host, 127.0.0.1 connects",
+                  (v, got))
+            h.call("end")
+            # a 109-byte path
+            h.events.clear()
+            h.call("begin", id="longpath", cwd=d)
+            p109 = os.path.join(d, "x" * (109 - len(d) - 1))
+            h.call("listen", form="path", path=p109)
+            r = h.call("run", until="error" if longpath == "EINVAL" else "listening", ms=2000)
+            names = [(e["ev"], e.get("name"), (e.get("error") or {}).get("code"))
+                     for e in h.events]
+            if longpath == "EINVAL":
+                check(r.get("r") == "ok" and names == [("emit", "error", "EINVAL")]
+                      and not os.path.exists(p109[:108]),
+                      f"reference as {line}: a 109-byte path is refused", (r, names))
+            else:
+                ok = (r.get("r") == "ok" and names == [("emit", "listening", None)]
+                      and h.call("address").get("value") == p109
+                      and os.path.exists(p109[:108]))
+                h.call("close")
+                h.call("run", until="close", ms=2000)
+                ok = ok and os.path.exists(p109[:108]) == (longpath == "kept")
+                check(ok, f"reference as {line}: a 109-byte path is truncated, its file "
+                      f"{longpath} at close", (r, names))
+            h.call("end")
+            h.quit()
 
 
 def need_test_shim(a, what):
@@ -637,7 +758,8 @@ def main():
                     help="Built with LC_SANITIZE: a SIGSEGV may come back as an exit status")
     a = ap.parse_args()
     for t in (test_usage, test_refusals, test_crashes, test_hang, test_leaky, test_garbage,
-              test_protocol_errors, test_pipelined, test_reference, test_contained,
+              test_protocol_errors, test_pipelined, test_reference, test_node_version,
+              test_reference_lines, test_contained,
               test_load_time, test_limit_mem, test_driver_gone):
         try:
             t(a)

@@ -18,6 +18,15 @@
  *     with the ABI version that added it.  Every struct the host passes in
  *     carries a `size` too, and the shim MUST NOT read past it.
  *   - Same major version (LC_ABI_VERSION >> 16), ABI stable; minors add.
+ *     A host of a later minor still accepts a shim that answers an earlier
+ *     one (a 1.0 shim runs under a 1.1 host), and passes structs that are
+ *     at least as long as that minor's; the shim reads a member added later
+ *     only when the struct's `size` reaches past its end.
+ *
+ * History:
+ *   1.0  the first ABI.
+ *   1.1  lc_host_t.node_major, node_minor, node_patch: the Node.js release
+ *        the run holds the shim to (lc-host --node-version).
  *
  * Threading: every function is called on the host's one thread, and the shim
  * MUST report events (lc_host_t.event) only on that thread, from inside
@@ -47,7 +56,7 @@ extern "C" {
 
 /* ABI version: major << 16 | minor. */
 #define LC_ABI_VERSION_MAJOR 1
-#define LC_ABI_VERSION_MINOR 0
+#define LC_ABI_VERSION_MINOR 1
 #define LC_ABI_VERSION       ((LC_ABI_VERSION_MAJOR << 16) | LC_ABI_VERSION_MINOR)
 
 /* The one exported symbol.  Its name as a string, for dlsym(). */
@@ -97,8 +106,11 @@ typedef struct lc_event_s {
                               error argument (close callback); else NULL */
 } lc_event_t;
 
-/* What the host gives the shim. */
+/* What the host gives the shim.  `size` is sizeof(lc_host_t) as the host was
+ * compiled: a 1.0 host's struct ends at host_ctx, so read a later member only
+ * when `size` covers it (lc_shim_util.h: LCU_END_OF, lcu_node_version). */
 typedef struct lc_host_s {
+  /* ---- ABI 1.0 ---- */
   uint32_t size;
   /* Report one event.  The shim MUST report, in emission order:
    *   - every emission of 'listening', 'error', 'close' and 'connection'
@@ -108,6 +120,29 @@ typedef struct lc_host_s {
    * The host copies what it needs before returning. */
   void (*event)(void *host_ctx, const lc_event_t *ev);
   void *host_ctx;
+
+  /* ---- ABI 1.1 ---- */
+  /* The Node.js release the run holds the shim to, e.g. 22, 23, 5 for
+   * v22.23.5 (lc-host --node-version 22.23.5); all three 0 when none was
+   * given, which means "behave as the newest Node.js".
+   *
+   * Node 20, 22 and 24 differ in a few listen() behaviours (how readableAll
+   * and writableAll set a socket file's mode, whether ipv6Only counts
+   * without a host, whether an overlong Unix socket path is truncated or
+   * refused; docs/SPEC.md says which scenario holds for which releases).
+   * A shim that can behave as more than one release line SHOULD read these
+   * in init() and, for each such behaviour, do what that release does;
+   * one that cannot may ignore them.  Either way the driver judges the
+   * shim against the release named here (the host reports it in `hello`):
+   * scenarios pinned to other releases are skipped.  The values are passed
+   * as given, each in [0, 9999]; a shim treats a release it has no rule
+   * for as the nearest one it knows (a newer one as its newest).
+   *
+   * A 1.0 shim never reads these members (its lc_host_t ends at host_ctx)
+   * and is judged against the requested release all the same.  A shim
+   * under a 1.0 host (`size` short of node_patch) behaves as the newest. */
+  uint32_t node_major, node_minor, node_patch;
+  /* ---- end of ABI 1.1; later versions add members below this line ---- */
 } lc_host_t;
 
 /* ------------------------------------------------------------------------ */
@@ -238,7 +273,8 @@ typedef struct lc_shim_s {
   /* Close everything the server holds without reporting events, and free
    * it.  Called at the end of a scenario; the server is not used again. */
   void (*server_free)(lc_server_t *server);
-  /* ---- end of ABI 1.0; later versions add members below this line ---- */
+  /* ---- end of ABI 1.0 (1.1 added nothing here); later versions add members
+   * below this line ---- */
 } lc_shim_t;
 
 /* The entry point every shim exports.  See "Versioning" above. */

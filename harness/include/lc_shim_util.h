@@ -16,6 +16,9 @@
  *      close() and abort() queue what they must not report themselves
  *      ('listening', 'error', 'close'); the shim's run() — or a callback of
  *      the event loop that run() drives — drains it.
+ *   4. The Node.js release the run holds the shim to (lcu_node_version,
+ *      lcu_node_at_least, next to lcu_host_init; ABI 1.1), read without
+ *      going past the `size` of an older host's lc_host_t.
  *
  * A shim may use any part and ignore the rest, or none of it: everything
  * here can be written by hand (docs/implementers-guide.md, "The helper
@@ -67,6 +70,35 @@ static inline int lcu_host_init(lcu_host_t *lh, const lc_host_t *host) {
   lh->host = host;
   lh->reported = 0;
   return 0;
+}
+
+/* The Node.js release the run holds the shim to (lc_host_t.node_major,
+ * node_minor, node_patch, ABI 1.1) into v[0], v[1], v[2]: all 0, meaning
+ * "the newest Node.js", when none was given or when the host is older than
+ * 1.1 (its `size` does not reach node_patch).  Returns 1 when a version was
+ * given, else 0.  Call it from init(). */
+static inline int lcu_node_version(const lc_host_t *host, unsigned v[3]) {
+  v[0] = v[1] = v[2] = 0;
+  if (!host || host->size < LCU_END_OF(lc_host_t, node_patch))
+    return 0;
+  v[0] = host->node_major;
+  v[1] = host->node_minor;
+  v[2] = host->node_patch;
+  return v[0] || v[1] || v[2];
+}
+
+/* Whether release v (from lcu_node_version) has a behaviour that Node.js
+ * major.minor.patch introduced: 1 when v is that release or a later one, or
+ * when v is 0.0.0 (the newest). */
+static inline int lcu_node_at_least(const unsigned v[3], unsigned major,
+                                    unsigned minor, unsigned patch) {
+  if (!v[0] && !v[1] && !v[2])
+    return 1;
+  if (v[0] != major)
+    return v[0] > major;
+  if (v[1] != minor)
+    return v[1] > minor;
+  return v[2] >= patch;
 }
 
 /* lcu_listener_t.flags: LCU_ONCE, removed before it runs (EventEmitter.once);

@@ -3,7 +3,11 @@
  * A small C model of Node.js's net.Server.listen() / close() contract on top
  * of libuv.  lib/net.js of Node.js v20 is the authority for every behaviour;
  * where Node >= 22.12 adds something (reusePort) the current documentation
- * is followed.  The functions map one to one onto Node's:
+ * is followed.  Where releases differ (readableAll / writableAll modes,
+ * ipv6Only without a host, overlong socket paths) a loop behaves as the
+ * release given to lcr_loop_set_node_version(), by default as the newest
+ * (src/node_line.h has the table).  The functions map one to one onto
+ * Node's:
  *
  *   Node.js                         lcref
  *   new net.Server()                lcr_server_new()
@@ -79,6 +83,7 @@ struct lcr_loop_s {
   uv_idle_t idle; /* drains the tick queue; active only when needed */
   lcr_tick_t *head;
   lcr_tick_t *tail;
+  unsigned node_version[3]; /* lcr_loop_set_node_version(); 0.0.0: newest */
 };
 
 /* Attach to a uv loop.  Returns 0 or a UV_E* error. */
@@ -88,6 +93,12 @@ int lcr_loop_init(lcr_loop_t *loop, uv_loop_t *uv);
 void lcr_loop_close(lcr_loop_t *loop);
 /* Number of queued ticks (for run loops that must not block on them). */
 int lcr_loop_pending(const lcr_loop_t *loop);
+/* Behave as Node.js major.minor.patch where releases differ in listen()
+ * (src/node_line.h lists the changes and the first release of each).
+ * 0.0.0, the default after lcr_loop_init(), is the newest Node.  Applies to
+ * the listen() calls made after it. */
+void lcr_loop_set_node_version(lcr_loop_t *loop, unsigned major, unsigned minor,
+                               unsigned patch);
 
 /* ------------------------------------------------------------------------ */
 /* Events and listeners                                                      */

@@ -98,7 +98,10 @@ int lcr_listen(lcr_server_t *s, const lcr_listen_t *a, lcr_error_t *err) {
   memset(&spec, 0, sizeof(spec));
   spec.fd = -1;
   spec.flags = a->ipv6_only ? UV_TCP_IPV6ONLY : 0;
-  spec.reuse_port = a->reuse_port != 0;
+  /* reusePort exists from Node 22.12 / 23.1 on (node_line.h); before, the
+   * property is not read. */
+  spec.reuse_port =
+      a->reuse_port != 0 && lcr__node_has(s->loop, LCR__NODE_REUSE_PORT);
 
   /* (handle[, backlog][, cb]) / {fd}: only the positional backlog counts,
    * options.backlog is ignored on this path. */

@@ -3,6 +3,7 @@
 #define LCR_INTERNAL_H
 
 #include "lcref.h"
+#include "node_line.h"
 
 /* A negative libuv error from errno (libuv keeps UV__ERR internal). */
 #define LCR__ERR(x) (-(x))

@@ -40,6 +40,7 @@ int lcr_loop_init(lcr_loop_t *loop, uv_loop_t *uv) {
   loop->uv = uv;
   loop->head = NULL;
   loop->tail = NULL;
+  lcr_loop_set_node_version(loop, 0, 0, 0); /* the newest */
   err = uv_idle_init(uv, &loop->idle);
   if (err != 0)
     return err;

@@ -2,7 +2,9 @@
  * connections, after lib/net.js of Node.js v20 (function names in comments
  * are net.js's): createServerHandle(), setupListenHandle(), the server's own
  * ticks, listen() on a path, close() and address().  listen()'s arguments
- * are checked in args.c; a host is looked up in lookup.c.
+ * are checked in args.c; a host is looked up in lookup.c.  Where later
+ * releases differ (ipv6Only without a host, overlong paths, the socket
+ * file's mode) the loop's release decides: lcr__node_has(), node_line.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +18,9 @@
 #include <unistd.h>
 
 #include "lcr-internal.h"
+
+/* sizeof(sockaddr_un.sun_path): the longest name bind() takes (108). */
+#define SUN_PATH_SIZE sizeof(((struct sockaddr_un *)0)->sun_path)
 
 typedef struct client_s {
   lcr__stream_t u;
@@ -183,28 +188,48 @@ static int create_pipe(lcr_server_t *s, const char *path, size_t len,
   } addr;
   lcr__handle_t *h;
   char *copy;
+  size_t bind_len;
+  size_t unlink_len;
+  size_t addr_len;
   int fd;
   int err;
 
-  /* Refuse, never truncate (nginx): libuv 1.44 uv_pipe_bind() cuts a path at
-   * 107 bytes and binds a different name, and it cannot bind an abstract
-   * name at all (it uses strlen).  So bind ourselves, with the length.
-   * Linux takes a full 108-byte sun_path without a NUL, as Node 20 does. */
-  if (len == 0 || len > sizeof(addr.un.sun_path))
+  /* libuv 1.44 uv_pipe_bind() cuts a path at 107 bytes, and it cannot bind
+   * an abstract name at all (it uses strlen).  So bind ourselves, with the
+   * length.  Linux takes a full 108-byte sun_path without a NUL, as Node
+   * does.  A longer path is refused by Node >= 23 (UV_PIPE_NO_TRUNCATE);
+   * older releases bind its first 108 bytes, and remember as the name to
+   * unlink at close (libuv's pipe_fname) the cut name (Node 22, libuv 1.48)
+   * or the full one, which then misses the file (Node 20, libuv 1.46). */
+  if (len == 0)
     return UV_EINVAL;
+  bind_len = len;
+  if (len > SUN_PATH_SIZE) {
+    if (lcr__node_has(s->loop, LCR__NODE_PIPE_NO_TRUNCATE))
+      return UV_EINVAL;
+    bind_len = SUN_PATH_SIZE;
+  }
+  /* Node 20 (libuv 1.46) binds every name with addrlen sizeof(sockaddr_un):
+   * an abstract name gets NULs up to 108 bytes as part of the name. */
+  addr_len = offsetof(struct sockaddr_un, sun_path) + bind_len;
+  if (path[0] == '\0' && !lcr__node_has(s->loop, LCR__NODE_PIPE_ABSTRACT_EXACT))
+    addr_len = sizeof(struct sockaddr_un);
+  unlink_len = len;
+  if (lcr__node_has(s->loop, LCR__NODE_PIPE_UNLINK_TRUNCATED))
+    unlink_len = bind_len;
 
   h = handle_new(s);
   if (h == NULL)
     return UV_ENOMEM;
   copy = NULL;
   if (path[0] != '\0') {
-    copy = malloc(len + 1);
+    copy = malloc(unlink_len + 1);
     if (copy == NULL) {
       free(h);
       return UV_ENOMEM;
     }
-    memcpy(copy, path, len);
-    copy[len] = '\0';
+    memcpy(copy, path, unlink_len);
+    copy[unlink_len] = '\0';
   }
 
   uv_pipe_init(s->loop->uv, &h->u.pipe, 0);
@@ -219,9 +244,8 @@ static int create_pipe(lcr_server_t *s, const char *path, size_t len,
 
   memset(&addr, 0, sizeof(addr));
   addr.un.sun_family = AF_UNIX;
-  memcpy(addr.un.sun_path, path, len);
-  if (bind(fd, (struct sockaddr *)&addr.un,
-           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) != 0) {
+  memcpy(addr.un.sun_path, path, bind_len);
+  if (bind(fd, (struct sockaddr *)&addr.un, (socklen_t)addr_len) != 0) {
     err = LCR__ERR(errno);
     /* libuv (src/unix/pipe.c): "Convert ENOENT to EACCES for compatibility
      * with Windows."  Node reports EACCES for a missing directory. */
@@ -361,6 +385,7 @@ static void on_connection(uv_stream_t *stream, int status) {
 void lcr__setup_listen_handle(lcr_server_t *s, const lcr__bind_spec_t *spec) {
   const char *address;
   lcr__handle_t *h;
+  unsigned int flags;
   int port;
   int err;
 
@@ -378,12 +403,16 @@ void lcr__setup_listen_handle(lcr_server_t *s, const lcr__bind_spec_t *spec) {
     /* "Try to bind to the unspecified IPv6 address, see if IPv6 is
      * available" -- and on ANY failure fall back to 0.0.0.0, so that for
      * example EACCES on a low port is reported for 0.0.0.0.
-     * ipv6Only is dropped on this path: Node v20 passes its flags only
-     * from lookupAndListen(), never to the host-less listenInCluster()
-     * call, so the socket stays dual-stack (scenario
-     * ipv6.ipv6only-ignored-without-host; the docs read otherwise). */
-    err =
-        create_tcp(s, 6, LCR_DEFAULT_IPV6_ADDR, port, 0, spec->reuse_port, &h);
+     * ipv6Only: Node 20 passes its flags only from lookupAndListen(),
+     * never to the host-less listenInCluster() call, so the socket stays
+     * dual-stack (scenario ipv6.ipv6only-ignored-without-host; the docs
+     * read otherwise); newer Node passes them here too
+     * (LCR__NODE_IPV6ONLY_WITHOUT_HOST).  Never to the IPv4 fallback. */
+    flags = 0;
+    if (lcr__node_has(s->loop, LCR__NODE_IPV6ONLY_WITHOUT_HOST))
+      flags = spec->flags;
+    err = create_tcp(s, 6, LCR_DEFAULT_IPV6_ADDR, port, flags, spec->reuse_port,
+                     &h);
     if (err != 0) {
       address = LCR_DEFAULT_IPV4_ADDR;
       err = create_tcp(s, 4, address, port, 0, spec->reuse_port, &h);
@@ -463,6 +492,8 @@ int lcr__listen_path(lcr_server_t *s, const lcr_listen_t *a, int backlog,
   struct stat st;
   mode_t want;
   char *name;
+  char *bound;
+  uv_os_fd_t fd;
   int r;
 
   /* this._pipeName: what address() returns, even after close() */
@@ -488,11 +519,14 @@ int lcr__listen_path(lcr_server_t *s, const lcr_listen_t *a, int backlog,
   if (s->handle == NULL)
     return 0; /* "an error shall be emitted in the next tick" */
 
-  /* readableAll / writableAll: Node calls uv_pipe_chmod(), which ORs
-   * S_IR*** / S_IW*** for everyone into the file's mode (so 0755 becomes
-   * 0755 / 0777 under umask 022).  Done here on our own copy of the path
-   * because uv_pipe_chmod() finds it with getsockname(), which a 108-byte
-   * name does not NUL-terminate. */
+  /* readableAll / writableAll: Node calls uv_pipe_chmod() with S_IR*** /
+   * S_IW*** for everyone.  Before libuv 1.51 it ORs them into the file's
+   * mode, and does nothing when they are there (so 0755 becomes 0755 /
+   * 0777 under umask 022); from 1.51 on it sets the mode to exactly those
+   * bits (0444 / 0222 / 0666), fchmod() on the socket, then chmod() of the
+   * name.  uv_pipe_chmod() finds the name with getsockname(), i.e. the name
+   * as bound (an overlong path truncated to sun_path); done here on our own
+   * copy because getsockname() does not NUL-terminate a 108-byte name. */
   want = 0;
   if (a->readable_all)
     want |= S_IRUSR | S_IRGRP | S_IROTH;
@@ -501,11 +535,24 @@ int lcr__listen_path(lcr_server_t *s, const lcr_listen_t *a, int backlog,
   if (want == 0)
     return 0;
 
+  bound = strndup(name, s->pipe_name_len < SUN_PATH_SIZE ? s->pipe_name_len
+                                                         : SUN_PATH_SIZE);
   r = 0;
-  if (stat(name, &st) != 0)
+  if (bound == NULL) {
+    r = UV_ENOMEM;
+  } else if (lcr__node_has(s->loop, LCR__NODE_PIPE_CHMOD_EXACT)) {
+    if (uv_fileno(&s->handle->u.handle, &fd) == 0 && fchmod(fd, want) != 0 &&
+        errno != EINVAL && errno != EOPNOTSUPP)
+      r = LCR__ERR(errno);
+    else if (chmod(bound, want) != 0)
+      r = LCR__ERR(errno);
+  } else if (stat(bound, &st) != 0) {
     r = LCR__ERR(errno);
-  else if ((st.st_mode & want) != want && chmod(name, st.st_mode | want) != 0)
+  } else if ((st.st_mode & want) != want &&
+             chmod(bound, st.st_mode | want) != 0) {
     r = LCR__ERR(errno);
+  }
+  free(bound);
   if (r != 0) {
     close_handle(s->handle);
     s->handle = NULL;

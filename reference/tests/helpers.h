@@ -18,6 +18,7 @@
 #include <criterion/new/assert.h>
 
 #include "lcref.h"
+#include "node_line.h" /* src/: the thresholds, LCR_NODE_V */
 
 #define LOG_MAX 64
 
@@ -83,6 +84,25 @@ static inline lcr_server_t *t_server(const char *name) {
   cr_assert(s != NULL);
   lcr_server_set_observer(s, t_observe, (void *)name);
   return s;
+}
+
+/* Make t_loop behave as Node release `v` (LCR_NODE_V), or with `before` as
+ * the last release before it, so that a test follows a threshold of
+ * node_line.h wherever it is set. */
+static inline void t_node_release(uint64_t v, int before) {
+  unsigned major = (unsigned)(v >> 32), minor = (unsigned)(v >> 16) & 0xFFFF,
+           patch = (unsigned)v & 0xFFFF;
+
+  if (before && patch > 0) {
+    patch--;
+  } else if (before && minor > 0) {
+    minor--;
+    patch = 9999;
+  } else if (before) {
+    major--;
+    minor = patch = 9999;
+  }
+  lcr_loop_set_node_version(&t_loop, major, minor, patch);
 }
 
 static inline void t_setup(void) {

@@ -109,9 +109,10 @@ Test(listen_tcp, ipv6_only_with_host) {
   lcr_server_free(s);
 }
 
-/* Node v20 passes ipv6Only only when a host is given: { port: 0, ipv6Only }
- * stays dual-stack (scenario ipv6.ipv6only-ignored-without-host). */
-Test(listen_tcp, ipv6_only_ignored_without_host) {
+/* Node 20 passes ipv6Only only when a host is given: { port: 0, ipv6Only }
+ * stays dual-stack (scenario ipv6.ipv6only-ignored-without-host); newer
+ * Node (and a loop left at 0.0.0, the newest) honours it. */
+static void ipv6_only_without_host(int want_v6only) {
   lcr_server_t *s = t_server(NULL);
   lcr_listen_t a = t_args(LCR_FORM_OPTIONS);
   lcr_address_t addr;
@@ -120,14 +121,47 @@ Test(listen_tcp, ipv6_only_ignored_without_host) {
   a.has = LCR_HAS_PORT;
   a.ipv6_only = 1;
   cr_assert(eq(int, t_listen(s, &a, &err), 0));
-  cr_assert(eq(int, t_sockopt(lcr_server_fd(s), IPPROTO_IPV6, IPV6_V6ONLY), 0));
+  cr_assert(eq(int, t_sockopt(lcr_server_fd(s), IPPROTO_IPV6, IPV6_V6ONLY),
+               want_v6only));
   t_run_until(1, 2000);
+  T_EXPECT(0, "emit listening");
   lcr_server_address(s, &addr);
-  cr_assert(eq(int, t_connect("127.0.0.1", addr.port), 0));
+  cr_assert(eq(str, addr.address, "::"));
+  cr_assert(eq(int, t_connect("127.0.0.1", addr.port),
+               want_v6only ? -ECONNREFUSED : 0));
+  cr_assert(eq(int, t_connect("::1", addr.port), 0));
   lcr_server_free(s);
 }
 
-Test(listen_tcp, reuse_port) {
+Test(listen_tcp, ipv6_only_ignored_without_host_node20) {
+  lcr_loop_set_node_version(&t_loop, 20, 20, 2);
+  ipv6_only_without_host(0);
+}
+
+Test(listen_tcp, ipv6_only_without_host_newest) {
+  ipv6_only_without_host(1); /* 0.0.0: the newest */
+}
+
+Test(listen_tcp, ipv6_only_without_host_thresholds) {
+  /* nodejs/node#55408 reached 22.x at LCR_NODE_SINCE_LISTEN_FLAGS_22 and
+   * 23.x at LCR_NODE_SINCE_LISTEN_FLAGS_23: 23.0.0 still ignores it. */
+  static const struct {
+    uint64_t v;
+    int before, want;
+  } cases[] = {{LCR_NODE_SINCE_LISTEN_FLAGS_22, 1, 0},
+               {LCR_NODE_SINCE_LISTEN_FLAGS_22, 0, 1},
+               {LCR_NODE_V(23, 0, 0), 0, 0},
+               {LCR_NODE_SINCE_LISTEN_FLAGS_23, 0, 1}};
+  size_t i;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    t_nlog = 0;
+    t_node_release(cases[i].v, cases[i].before);
+    ipv6_only_without_host(cases[i].want);
+  }
+}
+
+static void reuse_port(int want) {
   lcr_server_t *s = t_server(NULL);
   lcr_listen_t a = t_args(LCR_FORM_OPTIONS);
   lcr_error_t err;
@@ -139,9 +173,34 @@ Test(listen_tcp, reuse_port) {
   cr_assert(eq(int, t_listen(s, &a, &err), 0));
   t_run_until(1, 2000);
   T_EXPECT(0, "emit listening");
-  cr_assert(eq(int, t_sockopt(lcr_server_fd(s), SOL_SOCKET, SO_REUSEPORT), 1));
+  cr_assert(
+      eq(int, t_sockopt(lcr_server_fd(s), SOL_SOCKET, SO_REUSEPORT), want));
   cr_assert(eq(int, t_sockopt(lcr_server_fd(s), SOL_SOCKET, SO_REUSEADDR), 1));
   lcr_server_free(s);
+}
+
+Test(listen_tcp, reuse_port) {
+  reuse_port(1); /* the newest */
+}
+
+/* Before nodejs/node#55408 there is no reusePort option. */
+Test(listen_tcp, reuse_port_ignored_node20) {
+  lcr_loop_set_node_version(&t_loop, 20, 20, 2);
+  reuse_port(0);
+}
+
+Test(listen_tcp, reuse_port_thresholds) {
+  t_node_release(LCR_NODE_SINCE_LISTEN_FLAGS_22, 1);
+  reuse_port(0);
+  t_nlog = 0;
+  t_node_release(LCR_NODE_SINCE_LISTEN_FLAGS_22, 0);
+  reuse_port(1);
+  t_nlog = 0;
+  t_node_release(LCR_NODE_SINCE_LISTEN_FLAGS_23, 1);
+  reuse_port(0);
+  t_nlog = 0;
+  t_node_release(LCR_NODE_SINCE_LISTEN_FLAGS_23, 0);
+  reuse_port(1);
 }
 
 static void close_in_connection(lcr_server_t *s, const lcr_emit_t *e,

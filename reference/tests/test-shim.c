@@ -25,7 +25,7 @@ static void on_event(void *ctx, const lc_event_t *ev) {
 }
 
 Test(shim, handshake_and_listen) {
-  lc_host_t host = {sizeof(lc_host_t), on_event, NULL};
+  lc_host_t host = {sizeof(lc_host_t), on_event, NULL, 0, 0, 0};
   lc_shim_entry_fn entry;
   const lc_shim_t *shim;
   lc_server_t *s;
@@ -43,6 +43,10 @@ Test(shim, handshake_and_listen) {
   cr_assert(dlsym(dl, "lcr_listen") == NULL);
 
   cr_assert(entry(0) == NULL); /* a host older than 1.0 */
+  shim = entry(1u << 16);      /* a 1.0 host: the same shim, as 1.0 */
+  cr_assert(shim != NULL);
+  cr_assert(eq(u32, shim->abi_version, 1u << 16));
+  cr_assert(eq(u32, shim->size, (uint32_t)sizeof(lc_shim_t)));
   shim = entry(LC_ABI_VERSION);
   cr_assert(shim != NULL);
   cr_assert(eq(u32, shim->abi_version, LC_ABI_VERSION));
@@ -105,4 +109,65 @@ Test(shim, handshake_and_listen) {
   /* No dlclose(): the shim's loop lives as long as the process (the ABI
    * has no shutdown call), and unmapping it would turn that memory into
    * a leak in valgrind's eyes. */
+}
+
+/* run(ms) returns by its timeout whatever the loop holds: nothing at all, or
+ * a listening server with nothing due.  The loop's cached time goes stale
+ * while the host does other work (the sleeps), and a short timeout can be
+ * due by the loop's first timer pass: run() once blocked in poll for good
+ * then.  The bound is generous (valgrind, loaded machines); the bug was a
+ * hang. */
+static const lc_shim_t *timed_shim;
+
+static int64_t timed_run(int ms) {
+  uint64_t t0 = uv_hrtime();
+  cr_assert(eq(int, timed_shim->run(ms), 0));
+  return (int64_t)((uv_hrtime() - t0) / 1000000);
+}
+
+Test(shim, run_returns_by_its_timeout) {
+  static lc_host_t host = {sizeof(lc_host_t), on_event, NULL, 0, 0, 0};
+  lc_shim_entry_fn entry;
+  lc_server_t *s;
+  lc_listen_t a;
+  lc_error_t err;
+  void *dl;
+  int i;
+
+  dl = dlopen(LCR_SHIM_PATH, RTLD_NOW | RTLD_LOCAL);
+  cr_assert(dl != NULL, "%s", dlerror());
+  entry = (lc_shim_entry_fn)(uintptr_t)dlsym(dl, LC_SHIM_ENTRY_SYMBOL);
+  cr_assert(entry != NULL);
+  timed_shim = entry(LC_ABI_VERSION);
+  cr_assert(timed_shim != NULL);
+  cr_assert(eq(int, timed_shim->init(&host), 0));
+
+  /* Nothing active. */
+  cr_assert(lt(i64, timed_run(50), 2000));
+  usleep(20000);
+  cr_assert(lt(i64, timed_run(5), 2000));
+
+  /* A listening server, its 'listening' already reported. */
+  s = timed_shim->server_new("A");
+  memset(&a, 0, sizeof(a));
+  a.size = sizeof(a);
+  a.form = LC_FORM_PORT;
+  a.has = LC_HAS_PORT | LC_HAS_HOST;
+  a.port = 0;
+  a.host = "127.0.0.1";
+  cr_assert(eq(int, timed_shim->listen(s, &a, &err), 0));
+  for (i = 0; i < 50 && nevents < 1; i++)
+    timed_shim->run(100);
+  cr_assert(eq(str, events[0], "A emit listening"));
+
+  cr_assert(lt(i64, timed_run(50), 2000));
+  for (i = 0; i < 10; i++) {
+    usleep(20000); /* the loop's time is 20 ms stale */
+    cr_assert(lt(i64, timed_run(5), 2000));
+    cr_assert(lt(i64, timed_run(1), 2000)); /* due at the next ms tick */
+    cr_assert(lt(i64, timed_run(1), 2000));
+  }
+
+  timed_shim->server_free(s);
+  timed_shim->run(0);
 }
