@@ -107,6 +107,11 @@ class Executor:
                 return Verdict("CRASH", f"the implementation's runner could not be started "
                                         f"(as {self.user or 'the harness user'}): {e}")
             self.runner.events = self.events
+            lacking = [f"{c}: {why}" for c, why in getattr(self.runner, "lacks", {}).items()
+                       if c in runner_needs(sc)]
+            if lacking:
+                return Verdict("SKIP", f"this runtime cannot run the scenario (capability "
+                                       f"{lacking[0]})")
             begin = {"op": "begin", "id": sc["id"], "cwd": self.dir}
             if "umask" in sc:
                 begin["umask"] = sc["umask"]
@@ -271,3 +276,14 @@ class Executor:
 
     def abs(self, path):
         return path if path.startswith(("/", "\0")) else os.path.join(self.dir, path)
+
+
+def runner_needs(sc) -> set[str]:
+    """The runner capabilities a scenario needs: the protocol operations its
+    steps send that a runner may lack (hello's `lacks`, PROTOCOL.md)."""
+    return {step_kind(st) for st in sc["steps"]} & OPTIONAL_OPS
+
+
+# Protocol operations a runner may say it cannot do (a JavaScript runtime
+# without Node's socket wraps cannot make a socket outside net.Server).
+OPTIONAL_OPS = {"mksock"}

@@ -41,10 +41,16 @@ class Expectations:
                       if sid not in table_ids or (sid in selected_ids and sid not in results))
 
 
-def load(option, impl_name: str, scenarios) -> Expectations:
+def load(option, impl_name: str, scenarios, line: str | None = None) -> Expectations:
+    """`auto` picks fixtures/expectations/<impl>@node<line>.toml (the known
+    results as one Node line), else <impl>.toml (as every line)."""
     if option in (None, ""):
         return Expectations(None, {}, active=False)
-    path = DIR / f"{impl_name}.toml" if option == "auto" else pathlib.Path(option)
+    path = pathlib.Path(option)
+    if option == "auto":
+        path = DIR / f"{impl_name}.toml"
+        if line and (DIR / f"{impl_name}@node{line}.toml").exists():
+            path = DIR / f"{impl_name}@node{line}.toml"
     if option == "auto" and not path.exists():
         return Expectations(None, {}, active=True)
     try:

@@ -2,6 +2,8 @@
 
     python3 -m listen_conformance matrix --impl reference --impl node [--out DIR]
     python3 -m listen_conformance matrix --from build/reports/a.json --from b.json
+    python3 -m listen_conformance matrix --impl reference --node-line 20 --node-line 22 \
+        --node-line 24          # one C library against every Node line, side by side
 
 With --impl, the suite runs once per implementation (pytest in a subprocess,
 each into its own report directory under DIR/runs/); with --from, existing
@@ -90,17 +92,25 @@ def check_report(doc) -> str | None:
 # Running the suite
 
 def run_impls(impls, out_dir: pathlib.Path, *, scenarios=(), clauses=(), jobs=None,
-              build_dir=None, expectations=None, timeout=3600, log=sys.stderr):
-    """Run the suite once per implementation; returns (reports, errors), where
-    errors are one-line strings for implementations that could not run."""
+              build_dir=None, expectations=None, timeout=3600, log=sys.stderr,
+              node_lines=()):
+    """Run the suite once per implementation (and per Node line, for those
+    judged as a line); returns (reports, errors), where errors are one-line
+    strings for implementations that could not run."""
     reports, errors = [], []
-    for i, spec in enumerate(impls):
-        rdir = out_dir / "runs" / f"{i + 1}-{_safe(spec)}"
+    runs = [(spec, line) for spec in impls for line in (node_lines or [None])]
+    own_version = set()          # runtimes judged as themselves: one run is enough
+    for i, (spec, line) in enumerate(runs):
+        if spec in own_version:
+            continue
+        rdir = out_dir / "runs" / f"{i + 1}-{_safe(spec)}{f'-node{line}' if line else ''}"
         if rdir.exists():
             for old in rdir.glob("*.json"):
                 old.unlink()
         rdir.mkdir(parents=True, exist_ok=True)
         cmd = ["--impl", spec, "--report-dir", str(rdir)]
+        if line:
+            cmd += ["--node-line", line]
         if build_dir:
             cmd += ["--build-dir", str(build_dir)]
         if expectations:
@@ -111,7 +121,8 @@ def run_impls(impls, out_dir: pathlib.Path, *, scenarios=(), clauses=(), jobs=No
             cmd += ["--clause", c]
         if jobs and not scenarios:
             cmd += ["-n", str(jobs)]
-        print(f"matrix: running the suite on {spec} ...", file=log, flush=True)
+        print(f"matrix: running the suite on {spec}{f' as Node {line}' if line else ''} ...",
+              file=log, flush=True)
         try:
             p = launch.run_suite(*cmd, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -122,7 +133,10 @@ def run_impls(impls, out_dir: pathlib.Path, *, scenarios=(), clauses=(), jobs=No
             why = pytest_problem(p.stdout + p.stderr, p.returncode)
             errors.append(why if why.startswith(f"--impl {spec}") else f"--impl {spec}: {why}")
             continue
-        reports.append(load_report(found[0]))
+        rep = load_report(found[0])
+        reports.append(rep)
+        if (rep.get("judged_as") or {}).get("why") == "the runtime's own version":
+            own_version.add(spec)
     return reports, errors
 
 
@@ -231,18 +245,47 @@ def _table():
         return [], {}
 
 
+def _judged(rep) -> str | None:
+    j = rep.get("judged_as") or {}
+    return j.get("node_version") if isinstance(j, dict) else None
+
+
 def _column_names(reports):
     names = []
     for rep in reports:
         base = rep["implementation"]
-        if rep.get("impl_version") and base in [r["implementation"] for r in reports
-                                                if r is not rep]:
+        twins = [r for r in reports if r is not rep and r["implementation"] == base]
+        if twins and _judged(rep) and rep.get("runner") == "c" and \
+                any(_judged(r) != _judged(rep) for r in twins):
+            base = f"{base} as Node {rep['judged_as'].get('line') or _judged(rep)}"
+        elif twins and rep.get("impl_version"):
             base = f"{base} {rep['impl_version']}"
         name, n = base, 2
         while name in names:
             name, n = f"{base} #{n}", n + 1
         names.append(name)
     return names
+
+
+def node_lines_text(reports) -> list[str]:
+    """Per implementation judged as more than one Node line: 'reference:
+    behaves as Node 20: yes; as 22: no (3 scenarios)'."""
+    by_name: dict[str, list] = {}
+    for rep in reports:
+        if _judged(rep):
+            by_name.setdefault(rep["implementation"], []).append(rep)
+    out = []
+    for name, reps in by_name.items():
+        if len({_judged(r) for r in reps}) < 2:
+            continue
+        parts = []
+        for r in sorted(reps, key=lambda r: [int(x) for x in _judged(r).split(".")]):
+            bad = sum(1 for sc in r["scenarios"] if sc["verdict"] not in ("PASS", "SKIP"))
+            line = r["judged_as"].get("line") or _judged(r)
+            parts.append(f"{'as ' if parts else 'Node '}{line}: " + (
+                "yes" if not bad else f"no ({bad} scenario{'s' if bad != 1 else ''})"))
+        out.append(f"{name} behaves as " + "; ".join(parts))
+    return out
 
 
 def count_text(c: dict) -> str:
@@ -273,6 +316,9 @@ def to_markdown(m: Matrix) -> str:
                    f"{_md(lv.get('conforms', ''))} | {_md(lv.get('node_identical', ''))} | "
                    + " | ".join(str(c[v]) for v in VERDICTS) + " |")
     out += ["", f"{NOT_RUN} : the scenario is not in that implementation's report.", ""]
+    lines_said = node_lines_text(m.reports)
+    if lines_said:
+        out += ["## Node lines", ""] + [f"- {_md(t)}" for t in lines_said] + [""]
     out += ["## Clauses", "", "| clause | scenarios | " + " | ".join(_md(n) for n in m.impls)
             + " |", "| --- | ---: | " + " | ".join("---" for _ in m.impls) + " |"]
     for g in m.groups:
@@ -394,6 +440,9 @@ def to_html(m: Matrix) -> str:
                    f"<td>{e(str(lv.get('node_identical', '')))}</td>"
                    + "".join(f'<td data-count="{v}">{c[v]}</td>' for v in VERDICTS) + "</tr>")
     out.append("</tbody></table>")
+    said = node_lines_text(m.reports)
+    if said:
+        out.append('<ul id="node-lines">' + "".join(f"<li>{e(t)}</li>" for t in said) + "</ul>")
     out.append("<p>Totals counted in the page (each scenario once per implementation):</p>")
     out.append('<table id="totals"><thead><tr><th>implementation</th>'
                + "".join(f"<th>{v}</th>" for v in VERDICTS)
@@ -474,6 +523,10 @@ def add_arguments(p):
     p.add_argument("-n", "--jobs", type=int, default=2,
                    help="with --impl: pytest-xdist workers per run (default 2; 0: none)")
     p.add_argument("--build-dir", default=None, help="CMake build directory")
+    p.add_argument("--node-line", action="append", default=[], metavar="LINE",
+                   help="with --impl: judge each C implementation as this Node line "
+                        "(repeatable: one column per line); a runtime that reports its "
+                        "own Node version runs once")
     p.add_argument("--expectations", default=None,
                    help="with --impl: expectation file, or 'auto'; unexpected results "
                         "make the exit status 1")
@@ -488,13 +541,15 @@ def main(args) -> int:
     if args.impl:
         got, errors = run_impls(args.impl, out, scenarios=args.scenario, clauses=args.clause,
                                 jobs=args.jobs or None, build_dir=args.build_dir,
-                                expectations=args.expectations)
+                                expectations=args.expectations, node_lines=args.node_line)
         reports += got
     for err in errors:
         print(f"listen-conformance: {err}", file=sys.stderr)
     if not reports:
         return 2
     paths = write(build(reports), out)
+    for t in node_lines_text(reports):
+        print(f"matrix: {t}")
     for p in paths:
         print(f"matrix: {p}")
     if errors:

@@ -55,6 +55,14 @@ def default_output_dir() -> pathlib.Path:
     return pathlib.Path.cwd() / "lc-reports"
 
 
+def default_build_dir() -> pathlib.Path:
+    """The build directory when none is given: $LC_BUILD_DIR, else the
+    checkout's build/, else ./build (node lines from `make node-lines`)."""
+    if os.environ.get("LC_BUILD_DIR"):
+        return pathlib.Path(os.environ["LC_BUILD_DIR"]).resolve()
+    return (CHECKOUT / "build") if CHECKOUT is not None else pathlib.Path.cwd() / "build"
+
+
 class CPartsMissing(Exception):
     """The C parts (lc-host, shim libraries) cannot be found; one line."""
 

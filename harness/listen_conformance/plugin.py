@@ -30,6 +30,10 @@ def pytest_addoption(parser):
                     help="Where the C parts are: a CMake build tree or install prefix "
                          "(bin/lc-host, lib/) (default: $LC_BUILD_DIR, the checkout's "
                          "build/, or the prefix `pkg-config listen-conformance` names)")
+    group.addoption("--node-line", default=None,
+                    help="The Node.js line a C implementation (or a runtime that reports "
+                         "no Node version) is judged as: 20, 22 or 24 (default: $LC_NODE_LINE, "
+                         "else the newest); a JavaScript runtime is judged as its own version")
     group.addoption("--scenario", action="append", default=_env_list("LC_SCENARIO"),
                     help="Run only this scenario id (repeatable; default: the ids in "
                          "$LC_SCENARIO)")

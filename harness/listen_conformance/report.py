@@ -19,7 +19,10 @@ def safe_name(name: str) -> str:
 
 def write(out_dir: pathlib.Path, suite, stale) -> list[pathlib.Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = safe_name(suite.impl.name)
+    judged = getattr(suite, "judged_as", None) or {}
+    # One report per implementation and Node line: node 20, 22 and 24 (or one
+    # C library judged as each line) do not overwrite each other.
+    name = safe_name(suite.impl.name) + (f"@node{judged['line']}" if judged.get("line") else "")
     results = [suite.results[s["id"]] for s in suite.table if s["id"] in suite.results]
     info = getattr(suite, "info", {}) or {}
     doc = {
@@ -28,7 +31,8 @@ def write(out_dir: pathlib.Path, suite, stale) -> list[pathlib.Path]:
         "impl_spec": suite.impl_spec,
         "runner": suite.impl.kind,
         "impl_version": info.get("impl_version"),
-        "node_version": info.get("node_version"),
+        "node_version": info.get("node_version") if suite.impl.kind == "js" else None,
+        "judged_as": judged or None,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "summary": counts(r.verdict for r in results),
         "levels": levels(results, interrupted=getattr(suite, "interrupted", False)),

@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 
-from . import containment, paths
+from . import containment, elfinfo, lines, paths
 
 
 class RunnerLost(Exception):
@@ -177,6 +177,7 @@ class Runner:
             if self.info.get("r") != "ok":
                 raise SetupError(f"runner {shlex.join(argv)} refused: "
                                  f"{self.info.get('message', self.info)}{self.stderr_tail()}")
+            self.lacks = _lacks(self.info.get("lacks"))
         except SetupError:
             self.close(force=True)   # a runner that fails its set-up is ended
             raise
@@ -304,6 +305,25 @@ class Runner:
         return f"\n  runner stderr: {tail}" if tail else ""
 
 
+def _lacks(value) -> dict[str, str]:
+    """hello's `lacks`: [{capability, reason}], what the runner cannot do
+    (PROTOCOL.md).  Checked like every answer: a malformed list is a set-up
+    error naming it, never believed in part."""
+    if value is None:
+        return {}
+    if not isinstance(value, list) or len(value) > 32:
+        raise SetupError(f"protocol: hello's 'lacks' is not a list of at most 32 entries: "
+                         f"{str(value)[:200]}")
+    out = {}
+    for e in value:
+        if not (isinstance(e, dict) and isinstance(e.get("capability"), str)
+                and isinstance(e.get("reason"), str) and 0 < len(e["capability"]) <= 64):
+            raise SetupError(f"protocol: hello's 'lacks' has an entry that is not "
+                             f"{{capability, reason}}: {str(e)[:200]}")
+        out[e["capability"]] = e["reason"][:500]
+    return out
+
+
 def _status(code: int) -> str:
     return f"signal {-code}" if code < 0 else f"status {code}"
 
@@ -314,9 +334,14 @@ def _status(code: int) -> str:
 class Impl:
     """How to start runners for one implementation under test."""
 
-    def __init__(self, spec: str, build_dir: str | os.PathLike | None = None):
+    def __init__(self, spec: str, build_dir: str | os.PathLike | None = None,
+                 node_version: str | None = None):
         self.spec = spec
         self.build_dir = build_dir
+        # The Node release a C implementation is judged as (lc-host
+        # --node-version; ABI 1.1 passes it to the shim); a JavaScript
+        # runtime is judged as its own version and gets nothing.
+        self.node_version = node_version
         self.c_parts: paths.CParts | None = None
         self.share = None               # where the adapter is copied for the runner's user
         self.kind, self.argv, self.name = _resolve(spec, self)
@@ -390,34 +415,84 @@ def _resolve(spec: str, impl: Impl):
             path = found
         elif not path.exists():
             raise SetupError(f"no shim library at {path}")
-        return "c", [str(parts.host), str(path)], name
+        version = ["--node-version", impl.node_version] if impl.node_version else []
+        return "c", [str(parts.host), *version, str(path)], name
 
-    if spec == "reference":
-        return c_shim("lc-shim-reference.so", "reference")
-    for prefix, pattern in (("mutant:", "lc-mutant-%s.so"), ("faulty:", "lc-faulty-%s.so"),
-                            ("shim:", "lc-shim-%s.so")):
-        if spec.startswith(prefix):
-            n = spec[len(prefix):]
-            return c_shim(pattern % n, f"{prefix[:-1]}-{n}")
-    if spec.endswith(".so") or "/" in spec and pathlib.Path(spec).is_file() \
-            and open(spec, "rb").read(4) == b"\x7fELF":
-        p = pathlib.Path(spec).resolve()
+    def shim_file(path: str):
+        p = pathlib.Path(path).resolve()
         # build/lib/lc-shim-libuv.so and shim:libuv are one implementation,
         # with one report and one expectation file name: shim-libuv.
         return c_shim(p, p.name.removesuffix(".so").removeprefix("lc-"))
+
+    def js_runtime(command: str, explicit: bool):
+        # A JavaScript runtime command, with its own words: "node",
+        # "/opt/node22/bin/node", "deno run -A".  The adapter is its last
+        # argument; nothing else is added (no runtime-specific flags).
+        words = _split(command)
+        if "/" in words[0]:
+            # The runner starts in "/": a relative path is the user's cwd's.
+            words[0] = os.path.abspath(words[0])
+        exe = words[0]
+        from shutil import which
+        if not (which(exe) or (os.path.isfile(exe) and os.access(exe, os.X_OK))):
+            if explicit:
+                raise SetupError(f"runtime {exe!r} not found (not on PATH, not an executable file)")
+            raise SetupError(f"not 'reference', 'mutant:NAME', 'faulty:NAME', 'shim:NAME', "
+                             f"'node@LINE', a shim .so, or a JavaScript runtime command "
+                             f"({exe!r} not found)")
+        name = pathlib.Path(exe).name if len(words) == 1 else \
+            "-".join(pathlib.Path(w).name for w in words)
+        return "js", [*words, str(paths.ADAPTER)], name
+
+    if spec == "reference":
+        return c_shim("lc-shim-reference.so", "reference")
+    for prefix, pattern in (("mutant:", "lc-mutant-%s.so"), ("faulty:", "lc-faulty-%s.so")):
+        if spec.startswith(prefix):
+            n = spec[len(prefix):]
+            return c_shim(pattern % n, f"{prefix[:-1]}-{n}")
+    if spec.startswith("shim:"):
+        n = spec[len("shim:"):]
+        if "/" not in n and not n.endswith(".so"):
+            return c_shim(f"lc-shim-{n}.so", f"shim-{n}")   # an example shim, by name
+        kind, why = elfinfo.what(n)
+        if kind != "shim":
+            raise SetupError(f"{n} is not a shim library: it "
+                             f"{why or 'does not export lc_shim_entry'}")
+        return shim_file(n)
     if spec.startswith("js:"):
-        spec = spec[3:]
-    # a JavaScript runtime command, with its own arguments: "node", "/opt/node22/bin/node",
-    # "node --some-flag"
-    words = shlex.split(spec)
-    if not words:
-        raise SetupError("empty")
-    exe = words[0]
+        return js_runtime(spec[3:], explicit=True)
+    if spec.startswith("node@"):                    # a Node line from `make node-lines`
+        try:
+            line = lines.check_line(spec[len("node@"):])
+        except lines.LineError as e:
+            raise SetupError(str(e)) from None
+        exe = lines.binary(impl.build_dir or paths.default_build_dir(), line).resolve()
+        if not exe.is_file():
+            raise SetupError(f"Node {line} is not installed at {exe}: run `make node-lines` "
+                             f"(or harness/tools/node_lines.py install {line})")
+        return "js", [str(exe), str(paths.ADAPTER)], "node"
+    # No prefix: what the thing IS decides, not its name.  A command of several
+    # words ("deno run -A") or a name on PATH ("node") is a runtime; a file is
+    # read: a shared object exporting lc_shim_entry is a shim, an executable
+    # (ELF or #!) a runtime, anything else is named as what it is.
+    words = _split(spec)
     from shutil import which
-    if not (which(exe) or (os.path.isfile(exe) and os.access(exe, os.X_OK))):
-        raise SetupError(f"not 'reference', 'mutant:NAME', 'faulty:NAME', a shim .so "
-                         f"path, or a JavaScript runtime command ({exe!r} not found)")
-    flags = [] if "--expose-internals" in words else ["--expose-internals"]
-    name = pathlib.Path(exe).name if len(words) == 1 else \
-        "-".join(pathlib.Path(w).name for w in words)
-    return "js", [*words, *flags, str(paths.ADAPTER)], name
+    # A bare word is a command on PATH first, as in a shell ("node" is not
+    # the checkout's harness/node/ directory); with a "/" it is a file.
+    if len(words) == 1 and ("/" in spec or (not which(spec) and os.path.exists(spec))):
+        kind, why = elfinfo.what(spec)
+        if kind == "shim":
+            return shim_file(spec)
+        if kind == "no":
+            raise SetupError(f"{spec} {why}")
+    return js_runtime(spec, explicit=False)
+
+
+def _split(spec: str) -> list[str]:
+    try:
+        words = shlex.split(spec)
+    except ValueError as e:
+        raise SetupError(f"cannot split {spec!r} into words: {e}") from None
+    if not words:
+        raise SetupError("is empty")
+    return words

@@ -19,7 +19,7 @@ import pytest
 
 from . import expectations as expectations_mod
 from . import report as report_mod
-from . import paths, table
+from . import lines, paths, table
 from .paths import SCENARIO_DIR
 from .verdicts import BAD, EXIT_UNEXPECTED, EXIT_USAGE, RESULT_KEY, Result, counts, levels
 
@@ -39,6 +39,10 @@ class SuiteSession:
         self.build_dir = config.getoption("--build-dir") or os.environ.get("LC_BUILD_DIR")
         self.only = set(config.getoption("--scenario"))
         self.only_clauses = set(config.getoption("--clause"))
+        self.node_line_given = config.getoption("--node-line") or os.environ.get("LC_NODE_LINE")
+        self.node_line = None         # the line a C implementation is judged as
+        self.judged_as = None         # {"node_version", "line", "why"}
+        self.info = None
         self.impl = None
         self.caps = None
         self.run_dir = None
@@ -77,21 +81,29 @@ class SuiteSession:
             self.load_table()
         except table.TableError as e:
             pytest.exit(str(e), returncode=EXIT_USAGE)
+        try:
+            self.node_line = lines.check_line(self.node_line_given)
+        except lines.LineError as e:
+            pytest.exit(f"--node-line: {e}", returncode=EXIT_USAGE)
         impl = None
         try:
-            impl = Impl(self.impl_spec, self.build_dir)
-            if not self.is_worker:
-                # Fail fast, once, with one line: start the runner and shake hands.
-                self.info = impl.runner().info
-                impl.close()
+            impl = Impl(self.impl_spec, self.build_dir,
+                        node_version=lines.version_of(self.node_line))
+            # Fail fast, once, with one line: start the runner and shake hands
+            # (its hello says which Node version a runtime is).
+            self.info = impl.runner().info
+            impl.close()
         except SetupError as e:
             if impl is not None:
                 impl.close()
             pytest.exit(f"--impl {self.impl_spec}: {e}", returncode=EXIT_USAGE)
 
         self.impl = impl
+        self.judged_as = judged_as(impl.kind, self.info, self.node_line,
+                                   bool(self.node_line_given))
         self.expect = expectations_mod.load(config.getoption("--expectations"),
-                                            impl.name, self.table)
+                                            impl.name, self.table,
+                                            line=self.judged_as["line"])
 
     def pytest_sessionstart(self, session):
         from .capabilities import Capabilities
@@ -164,6 +176,9 @@ class SuiteSession:
         tr = terminalreporter
         count = counts(r.verdict for r in self.results.values())
         tr.section(f"listen-conformance: {self.impl.name if self.impl else self.impl_spec}")
+        if self.judged_as:
+            tr.write_line(f"judged as Node {self.judged_as['node_version']} "
+                          f"({self.judged_as['why']})")
         tr.write_line("  ".join(f"{k} {v}" for k, v in count.items()))
         if getattr(self, "interrupted", False):
             tr.write_line(f"INTERRUPTED after {len(self.results)} of {len(self.selected)} "
@@ -217,6 +232,10 @@ class ScenarioItem(pytest.Item):
         v = ex.execute()
         self.verdict = v
         exp = suite.expect.get(sc["id"]) if suite.expect else None
+        if exp and v.verdict == "SKIP" and _version_gate(suite)(sc):
+            # The entry is for the Node lines the scenario holds for; judged
+            # as another, the scenario does not run and the entry waits.
+            exp = None
         result = Result(
             id=sc["id"], clauses=list(sc["clauses"]), level=sc["level"], applies=sc["applies"],
             verdict=v.verdict, message=v.message, step=v.step,
@@ -254,7 +273,9 @@ class ScenarioItem(pytest.Item):
             if v.step:
                 lines.append(f"  at step {v.step}: {_step_text(sc['steps'][v.step - 1])}")
             lines.extend("  " + m for m in v.message.splitlines())
-        lines.append("  rerun: " + rerun_command(suite.impl_spec, sc["id"]))
+        lines.append("  rerun: " + rerun_command(suite.impl_spec, sc["id"],
+                                                 suite.node_line if suite.node_line_given
+                                                 else None))
         return "\n".join(lines)
 
     def repr_failure(self, excinfo):
@@ -274,37 +295,38 @@ def _step_text(step):
     return "{ " + ", ".join(f"{k} = {v!r}" for k, v in step.items()) + " }"
 
 
-def rerun_command(impl_spec: str, sid: str) -> str:
+def rerun_command(impl_spec: str, sid: str, node_line: str | None = None) -> str:
     impl = "" if impl_spec == "reference" else f" IMPL={shlex.quote(impl_spec)}"
-    return f"make conformance{impl} SCENARIO={sid}"
+    line = f" NODE_LINE={node_line}" if node_line else ""
+    return f"make conformance{impl}{line} SCENARIO={sid}"
 
 
 def _version_gate(suite):
-    """Scenarios with `node = ">=X"` run only on runtimes of those versions."""
-    info = getattr(suite, "info", None)
-    runner = suite.impl.runner() if suite.impl.kind == "js" and info is None else None
-    version = (info or (runner.info if runner else {})).get("node_version")
+    """Scenarios with a `node` range run only when the Node version the
+    implementation is judged as lies in it (lines.py)."""
+    version = suite.judged_as["node_version"]
 
     def gate(sc):
         rng = sc.get("node")
-        if not rng:
+        if not rng or lines.version_in(version, rng):
             return None
-        if suite.impl.kind == "c":
-            # C implementations are judged as the newest Node (FORMAT.md).
-            if not version_in("999.0.0", rng):
-                return (f"expectation holds for Node {rng} only; C implementations "
-                        f"are judged as the newest Node")
-            return None
-        if version and not version_in(version, rng):
-            return f"expectation holds for Node {rng}; this runtime is Node {version}"
-        return None
+        return (f"expectation holds for Node {rng}; judged as Node {version} "
+                f"({suite.judged_as['why']})")
     return gate
 
 
-def version_in(version: str, rng: str) -> bool:
+def judged_as(kind: str, info: dict | None, line: str, chosen: bool) -> dict:
+    """The Node version an implementation is judged as: a JavaScript runtime
+    that reports one (process.versions.node) is judged as itself; a C
+    implementation, or a runtime that reports none, as the chosen line."""
     import re
-    m = re.match(r"^(>=|<=|==|<|>)(\d+)\.(\d+)\.(\d+)$", rng)
-    v = tuple(int(x) for x in re.findall(r"\d+", version)[:3])
-    want = tuple(int(x) for x in m.groups()[1:])
-    return {">=": v >= want, "<": v < want, "<=": v <= want, ">": v > want,
-            "==": v == want}[m.group(1)]
+    own = (info or {}).get("node_version") if kind == "js" else None
+    if isinstance(own, str) and re.match(r"^\d{1,4}\.\d{1,4}\.\d{1,4}$", own):
+        return {"node_version": own, "line": lines.major(own),
+                "why": "the runtime's own version"}
+    why = (f"Node {line}, chosen with --node-line" if chosen else
+           f"the newest Node line the suite knows; --node-line {'|'.join(lines.LINES)} "
+           f"chooses another")
+    if kind == "js":
+        why += "; the runtime reports no Node version"
+    return {"node_version": lines.LINES[line], "line": line, "why": why}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pathlib
 import re
 
+from . import lines
 from .events import parse_event
 from .paths import CLAUSES, SPEC_DOC
 from .steps import KINDS, step_kind
@@ -164,9 +165,12 @@ def facts(sc: dict, clauses: dict, primary: str | None = None) -> list[str]:
         out.append("**Needs:** " + "; ".join(NEEDS_WORDS.get(n, n) for n in sc["needs"])
                    + " (skipped where missing)")
     if sc.get("node"):
-        out.append(f"**Node.js versions:** the expectation holds for Node.js {sc['node']}; "
-                   f"a JavaScript runtime of another version skips it, and C implementations "
-                   f"are judged as the newest Node.js")
+        held = ", ".join(f"{k} ({v})" for k, v in lines.LINES.items()
+                         if lines.version_in(v, sc["node"]))
+        out.append(f"**Node.js versions:** the expectation holds for Node.js `{sc['node']}` "
+                   f"(of the lines the suite was run against: {held}); an implementation "
+                   f"judged as another version skips it (a runtime is judged as its own "
+                   f"version, a C implementation as the line chosen with `--node-line`)")
     if sc.get("why"):
         out.append(f"**Why:** {sc['why']}")
     return out

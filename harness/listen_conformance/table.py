@@ -12,7 +12,7 @@ import pathlib
 import re
 import tomllib
 
-from . import values
+from . import lines, values
 from .paths import CLAUSES, SCENARIO_DIR
 from .steps import KINDS, has_type, step_kind, type_name
 
@@ -112,8 +112,14 @@ def lint(sc: dict, clauses: dict) -> list[str]:
     for n in sc.get("needs", []):
         if n not in NEEDS:
             out.append(f"unknown need '{n}' (known: {', '.join(NEEDS)})")
-    if "node" in sc and not re.match(r"^(>=|<|<=|>|==)\d+\.\d+\.\d+$", sc["node"]):
-        out.append(f"node range '{sc['node']}' is not like '>=22.12.0'")
+    if "node" in sc:
+        problem = lines.check_range(sc["node"]) if isinstance(sc["node"], str) else \
+            "node range is not a string"
+        if problem:
+            out.append(problem)
+        elif not lines.lines_in(sc["node"]):
+            out.append(f"node range '{sc['node']}' holds for none of the Node lines the "
+                       f"suite knows ({', '.join(lines.LINES.values())})")
     if not isinstance(sc["steps"], list):
         return out + ["steps is not a list"]
     asserting = 0

@@ -3,7 +3,7 @@
 // Speaks harness/PROTOCOL.md on stdin/stdout for the `node:net` of whatever
 // runtime runs it:
 //
-//     node --expose-internals harness/node/adapter.mjs
+//     node harness/node/adapter.mjs        (or any runtime: deno run -A ..., bun ...)
 //
 // One long-lived process runs many scenarios one after another (`begin` ...
 // `end`); each scenario gets fresh servers, labels, mksock handles and its
@@ -13,9 +13,9 @@
 // Duties (PROTOCOL.md): one JSON object per line; events, then exactly one
 // response per command, echoing its `seq`; nothing else on stdout (every
 // line is written with a synchronous write to fd 1, so the order is exact;
-// console.log is sent to stderr).  Plain ESM, no dependencies; without
-// --expose-internals (or on a runtime without Node's internal bindings) only
-// `mksock` is unavailable, and it says so in an error response.
+// console.log is sent to stderr).  Plain ESM, no dependencies, no runtime
+// flags; on a runtime without Node's socket wraps only `mksock` is
+// unavailable: `hello` lists it in `lacks` and `mksock` answers an error.
 
 import fs from 'node:fs';
 import net from 'node:net';
@@ -92,17 +92,38 @@ function implVersion() {
   return process.version;
 }
 
-// Node's internal socket wraps, for mksock.  Loaded on first use, so the
-// "internal testing only" warning appears only in runs that need it.
+// The socket wraps mksock makes a handle from: process.binding() (public,
+// documented, deprecated as DEP0111 but present in every Node line, no flag
+// needed); else internal/test/binding when the user started the runtime with
+// --expose-internals.  The driver never adds a runtime flag: a runtime
+// without either lacks the `mksock` capability (hello says so) and the
+// scenarios that need it SKIP.
 let bindings = null;
 function loadBindings() {
   if (bindings) return bindings;
   let internalBinding;
-  try {
-    ({ internalBinding } = createRequire(import.meta.url)('internal/test/binding'));
-  } catch (e) {
-    throw new AdapterError('mksock needs Node.js run with --expose-internals ' +
-      `(internal/test/binding is unavailable: ${e && e.message})`);
+  const errors = [];
+  if (typeof process.binding === 'function') {
+    internalBinding = (name) => process.binding(name);
+    try {
+      const t = internalBinding('tcp_wrap');
+      const p = internalBinding('pipe_wrap');
+      if (typeof t.TCP !== 'function' || typeof p.Pipe !== 'function') throw new Error('no TCP/Pipe wraps');
+    } catch (e) {
+      errors.push(`process.binding: ${e && e.message}`);
+      internalBinding = null;
+    }
+  } else {
+    errors.push('process.binding is not a function');
+  }
+  if (!internalBinding) {
+    try {
+      ({ internalBinding } = createRequire(import.meta.url)('internal/test/binding'));
+    } catch (e) {
+      errors.push(`internal/test/binding: ${e && e.message}`);
+      throw new AdapterError('this runtime cannot make a socket outside net.Server ' +
+        `(${errors.join('; ')})`);
+    }
   }
   const tcp = internalBinding('tcp_wrap');
   const pipe = internalBinding('pipe_wrap');
@@ -396,8 +417,12 @@ function handle(cmd) {
   const op = cmd.op;
   if (typeof op !== 'string') throw new AdapterError('missing string "op"');
   if (op === 'hello') {
+    // What this runtime cannot do: the scenarios that need it SKIP.
+    const lacks = [];
+    try { loadBindings(); } catch (e) { lacks.push({ capability: 'mksock', reason: e.message }); }
     return { r: 'ok', seq, runner: 'js', impl: implName(), impl_version: implVersion(),
-             abi: null, node_version: (process.versions && process.versions.node) || null };
+             abi: null, node_version: (process.versions && process.versions.node) || null,
+             lacks };
   }
   if (op === 'quit') {
     const bye = () => { writeLine({ r: 'ok', seq }); process.exit(0); };

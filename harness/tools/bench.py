@@ -44,7 +44,10 @@ def suite_run(build, impl, jobs, report_dir):
     t, p = wall(cmd, timeout=900)
     name = "reference" if impl == "reference" else pathlib.Path(impl.split()[0]).name
     try:
-        rep = json.loads((report_dir / f"{name}.json").read_text())
+        # <impl>@node<line>.json: the newest report of that implementation.
+        (found,) = sorted(report_dir.glob(f"{name}@node*.json"),
+                          key=lambda f: f.stat().st_mtime)[-1:]
+        rep = json.loads(found.read_text())
     except (OSError, ValueError):
         sys.exit(f"bench: the suite against {impl} wrote no report:\n{p.stdout[-2000:]}"
                  f"{p.stderr[-2000:]}")

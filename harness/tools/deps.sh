@@ -7,12 +7,14 @@ set -euo pipefail
 pkgs=(cmake make gcc pkg-config libuv1-dev libcriterion-dev libevent-dev
       python3 python3-pytest python3-pytest-xdist python3-hypothesis python3-jsonschema
       python3-venv python3-pip python3-setuptools python3-wheel git
-      iproute2 nodejs valgrind clang libclang-rt-14-dev util-linux chromium
+      iproute2 nodejs npm valgrind clang libclang-rt-14-dev util-linux chromium
       flake8 clang-format)
 missing=()
 for p in "${pkgs[@]}"; do
-  # nodejs may come from elsewhere than Debian: a working `node` is enough.
+  # nodejs and npm may come from elsewhere than Debian: working commands are
+  # enough (npm fetches the Node lines: harness/tools/node_lines.py).
   if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -33,7 +33,8 @@ BAD = ("FAIL", "CRASH", "TIMEOUT")
 def c_mutants():
     data = tomllib.loads((ROOT / "fixtures/mutants/mutants.toml").read_text())
     return [{"name": m["name"], "clauses": m["clauses"], "impl": f"mutant:{m['name']}",
-             "description": m["description"]} for m in data.get("mutant", [])]
+             "description": m["description"], "node_line": m.get("node_line")}
+            for m in data.get("mutant", [])]
 
 
 def js_mutants():
@@ -48,10 +49,13 @@ def js_mutants():
     return out
 
 
-def run(impl, build):
-    """One serial run of the whole suite against `impl`; its JSON report."""
+def run(impl, build, node_line=None):
+    """One serial run of the whole suite against `impl` (judged as
+    `node_line`, default the newest); its JSON report."""
     with tempfile.TemporaryDirectory() as d:
         cmd = ["--impl", impl, "--build-dir", build, "--report-dir", d, "-p", "no:xdist"]
+        if node_line:
+            cmd += ["--node-line", node_line]
         env = dict(os.environ, LC_WAIT_MS=os.environ.get("LC_WAIT_MS", "500"))
         p = launch.run_suite(*cmd, timeout=900, env=env)
         reps = list(pathlib.Path(d).glob("*.json"))
@@ -90,7 +94,7 @@ def main():
     # since runs share no port and no path.
     from concurrent.futures import ThreadPoolExecutor
     pool = ThreadPoolExecutor(max_workers=max(1, a.jobs))
-    futures = [pool.submit(run, m["impl"], build) for m in mutants]
+    futures = [pool.submit(run, m["impl"], build, m.get("node_line")) for m in mutants]
     for i, (m, fut) in enumerate(zip(mutants, futures), 1):
         rep = fut.result()
         bad = [s["id"] for s in rep["scenarios"] if s["verdict"] in BAD]
