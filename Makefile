@@ -1,7 +1,9 @@
 # The front door.  CMake builds; pytest runs the suite; this file only
 # strings them together so that each command does all its own set-up.
 #
-#   make conformance [IMPL=reference|node|mutant:NAME|path/to/shim.so] [SCENARIO=id]
+#   make conformance [IMPL=reference|node|node@22|mutant:NAME|path/to/shim.so|path/to/runtime]
+#                    [SCENARIO=id] [CLAUSE=id] [NODE_LINE=20|22|24] [EXPECT=auto|file]
+#   make node-lines  # Node 20, 22 and 24 from the npm registry, into BUILD/node-lines
 #   make test
 #   make bench
 
@@ -12,6 +14,7 @@ PYTHON   ?= /usr/bin/python3
 SCENARIO ?=
 CLAUSE   ?=
 EXPECT   ?= auto
+NODE_LINE ?=
 PYTEST   := $(PYTHON) -m pytest
 # The suite runs serially by default: one driver process and the
 # implementation's own processes already keep both cores of a 2-core machine
@@ -26,10 +29,11 @@ conformance soak: export LC_IMPL := $(IMPL)
 conformance: export LC_SCENARIO := $(SCENARIO)
 conformance: export LC_CLAUSE := $(CLAUSE)
 conformance: export LC_EXPECT := $(EXPECT)
+conformance: export LC_NODE_LINE := $(NODE_LINE)
 conformance soak: export LC_BUILD_DIR := $(BUILD)
 SUITE_ARGS = conformance $(if $(filter-out 1,$(SUITE_JOBS)),-n $(SUITE_JOBS),-p no:xdist)
 
-.PHONY: all deps build conformance test lint format sanitize fuzz bench soak clean
+.PHONY: all deps build node-lines conformance test lint format sanitize fuzz bench soak clean
 
 all: build
 
@@ -45,12 +49,18 @@ build: deps $(BUILD)/CMakeCache.txt
 conformance: build
 	$(PYTEST) $(SUITE_ARGS) -q
 
+# The Node lines the suite knows (harness/listen_conformance/lines.py), at the
+# exact releases its version ranges were checked against: `IMPL=node@22`.
+node-lines: deps
+	$(PYTHON) harness/tools/node_lines.py install --build-dir $(BUILD)
+
 # All of the project's own tests: the C unit tests (Criterion, under ctest,
 # valgrind included), the mutant self-test (every mutant must be caught), and
 # the harness's own pytest tests (faulty shims, expectations, install, reports,
-# the browser check, and the suite against the reference, node and the example
-# shims with their expectation files).
-test: build lint
+# the browser check, and the suite against the reference as every Node line,
+# against Node 20, 22 and 24 themselves, and the example shims with their
+# expectation files).
+test: build lint node-lines
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	$(PYTHON) harness/tools/mutants.py --build-dir $(BUILD) -n $(JOBS)
 	$(PYTEST) tests -q -n $(JOBS)

@@ -158,7 +158,7 @@ def test_run_prints_progress_and_exits_0(tmp_path, ids):
     lines = [ln for ln in out.splitlines() if ln.startswith("[")]
     assert sorted(lines) == sorted([f"[1/2] {ids[0]} PASS", f"[2/2] {ids[1]} PASS"]) or \
         sorted(lines) == sorted([f"[1/2] {ids[1]} PASS", f"[2/2] {ids[0]} PASS"]), out
-    assert (tmp_path / "node.json").exists()
+    assert list(tmp_path.glob("node@node*.json"))
 
 
 def test_run_unexpected_result_exits_1(tmp_path, ids):

@@ -23,12 +23,15 @@ def test_passes_with_no_failure(impl, tmp_path):
     assert rep["levels"]["conforms"] == "yes"
 
 
+@pytest.mark.parametrize("line", ["20", "22", "24"])
 @pytest.mark.parametrize("shim", ["libuv", "libevent"])
-def test_example_shims_match_their_expectations(shim, tmp_path):
+def test_example_shims_match_their_expectations(shim, line, tmp_path):
+    """One expectation file for every Node line: an entry for a scenario of
+    another line waits while the scenario SKIPs by its range."""
     need_build(f"lib/lc-shim-{shim}.so")
     rc, out = run_suite("--impl", f"shim:{shim}", "--expectations", "auto",
-                        report_dir=tmp_path, n=2)
+                        "--node-line", line, report_dir=tmp_path, n=2)
     assert rc == 0, out[-3000:]
-    rep = json.loads((tmp_path / f"shim-{shim}.json").read_text())
+    rep = json.loads((tmp_path / f"shim-{shim}@node{line}.json").read_text())
     assert rep["expectations"].endswith(f"fixtures/expectations/shim-{shim}.toml")
     assert rep["unexpected"] == [] and rep["stale_expectations"] == []

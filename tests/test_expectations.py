@@ -37,7 +37,7 @@ def test_unexpected_pass_is_reported_by_name(tmp_path):
                         report_dir=tmp_path)
     assert rc == 1, out
     assert f"UNEXPECTED PASS {sid}" in out, out
-    rep = json.loads((tmp_path / "reference.json").read_text())
+    rep = json.loads((tmp_path / "reference@node24.json").read_text())
     assert rep["unexpected"] == [sid]
 
 
@@ -48,7 +48,7 @@ def test_stale_entry_is_reported_by_name(tmp_path):
                         report_dir=tmp_path)
     assert rc == 1, out
     assert "STALE expectation: gone.scenario-that-was-renamed" in out, out
-    rep = json.loads((tmp_path / "reference.json").read_text())
+    rep = json.loads((tmp_path / "reference@node24.json").read_text())
     assert rep["stale_expectations"] == ["gone.scenario-that-was-renamed"]
 
 

@@ -102,7 +102,8 @@ def test_leaky_shim_leaves_nothing_behind(tmp_path):
 @pytest.mark.parametrize("impl, line", [
     ("no-such-runtime-xyz", "not 'reference'"),
     ("mutant:no-such-mutant", "no shim library lc-mutant-no-such-mutant.so in"),
-    ("/etc/passwd.so", "no shim library at"),
+    ("/etc/passwd.so", "/etc/passwd.so does not exist"),
+    ("/etc/passwd", "neither a shim library"),
 ])
 def test_bad_impl_argument_is_one_clear_line(impl, line, tmp_path):
     p, _ = run(impl, pick(1), tmp_path)

@@ -104,8 +104,9 @@ def report(tmp_path_factory):
         args += ["--scenario", sid]
     rc, output = run_suite(*args, report_dir=out, timeout=120)
     assert rc in (0, 1), output
-    path = out / "node.json"
-    assert path.exists(), f"no report written:\n{output}"
+    found = list(out.glob("node@node*.json"))
+    assert len(found) == 1, f"no report written:\n{output}"
+    path = found[0]
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -191,7 +192,8 @@ def test_report_of_a_failing_run_is_valid(tmp_path):
     rc, output = run_suite("--impl", "node", "--scenario", sid,
                            "--expectations", str(f), report_dir=tmp_path, timeout=120)
     assert rc == 1, output
-    doc = json.loads((tmp_path / "node.json").read_text())
+    (found,) = tmp_path.glob("node@node*.json")
+    doc = json.loads(found.read_text())
     assert doc["scenarios"][0]["expected"] == "FAIL"
     assert doc["stale_expectations"] == ["gone.renamed-entry"]
     assert errors(doc, load_schema()) == []
