@@ -47,10 +47,13 @@ def standins():
     script("strict-rt", f'for a in "$@"; do case "$a" in -*) '
                         f'echo "strict-rt: unknown flag $a" >&2; exit 9;; esac; done\n'
                         f'exec {NODE} "$@"\n')
-    # Needs its own subcommand and option before the script: RT run --allow-all FILE.
+    # Needs its own subcommand and option before the script (RT run
+    # --allow-all FILE), and rejects any other flag.
     script("sub-rt", f'[ "$1" = run ] && [ "$2" = --allow-all ] || '
                      f'{{ echo "usage: sub-rt run --allow-all FILE (got: $*)" >&2; exit 9; }}\n'
-                     f'shift 2\nexec {NODE} "$@"\n')
+                     f'shift 2\nfor a in "$@"; do case "$a" in -*) '
+                     f'echo "sub-rt: unknown flag $a" >&2; exit 9;; esac; done\n'
+                     f'exec {NODE} "$@"\n')
     # Writes a banner to stderr before it starts.
     script("banner-rt", f'echo "banner-rt 1.0 -- experimental runtime, expect warnings" >&2\n'
                         f'exec {NODE} "$@"\n')
