@@ -16,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import threading
+from shutil import which
 import time
 
 from . import containment, elfinfo, lines, paths
@@ -433,7 +434,6 @@ def _resolve(spec: str, impl: Impl):
             # The runner starts in "/": a relative path is the user's cwd's.
             words[0] = os.path.abspath(words[0])
         exe = words[0]
-        from shutil import which
         if not (which(exe) or (os.path.isfile(exe) and os.access(exe, os.X_OK))):
             if explicit:
                 raise SetupError(f"runtime {exe!r} not found (not on PATH, not an executable file)")
@@ -476,7 +476,6 @@ def _resolve(spec: str, impl: Impl):
     # read: a shared object exporting lc_shim_entry is a shim, an executable
     # (ELF or #!) a runtime, anything else is named as what it is.
     words = _split(spec)
-    from shutil import which
     # A bare word is a command on PATH first, as in a shell ("node" is not
     # the checkout's harness/node/ directory); with a "/" it is a file.
     if len(words) == 1 and ("/" in spec or (not which(spec) and os.path.exists(spec))):
