@@ -79,6 +79,27 @@ def _uid(pid):
     return None
 
 
+def _state(pid):
+    """The one-letter state of a process, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("State:"):
+                    return line.split()[1]
+    except (OSError, IndexError):
+        pass
+    return None
+
+
+def _worker(env):
+    """The pytest-xdist worker (gw0, gw1, …) that started a process, from its
+    environment; None outside xdist."""
+    for var in env.split(b"\0"):
+        if var.startswith(b"PYTEST_XDIST_WORKER="):
+            return var.split(b"=", 1)[1].decode(errors="replace")
+    return None
+
+
 def _comm(pid):
     try:
         with open(f"/proc/{pid}/comm") as f:
@@ -187,14 +208,23 @@ class Guard:
         return p, mark
 
     def foreign(self, pid):
-        """A process that is not this run's: another test's mark or tag, or,
-        without any mark, a process that does not run as the user every
-        implementation runs as (a browser another test started, say)."""
+        """A process that is not this run's: another test's mark or tag; one
+        started by another pytest-xdist worker (tests run two at a time, and
+        most runs carry no mark: their scenario processes run as `nobody`
+        too); one that has exited since `ss` saw it (a zombie's environment
+        reads empty); or, without any mark, a process that does not run as
+        the user every implementation runs as (a browser another test
+        started, say)."""
         env = _environ(pid)
         if f"LC_HOSTILE_TAG={self.tag}".encode() in env or \
                 any(f"LC_RUN_MARK={m}".encode() in env for m in self.marks):
             return False
         if b"LC_RUN_MARK=" in env or b"LC_HOSTILE_TAG=" in env:
+            return True
+        worker = _worker(env)
+        if worker is not None and worker != os.environ.get("PYTEST_XDIST_WORKER"):
+            return True
+        if _state(pid) in (None, "Z", "X"):
             return True
         return _uid(pid) != IMPL_UID
 
