@@ -14,9 +14,11 @@
 import json
 import os
 import pathlib
+import re
 import shutil
 import stat
 import tempfile
+import time
 
 import pytest
 
@@ -64,6 +66,29 @@ def standins():
     # Has node:net but not Node's socket wraps (no process.binding).
     script("nowraps-rt", f'exec {NODE} --import "data:text/javascript,delete process.binding" '
                          f'"$@"\n')
+    # Node with a broken net.Server: close() forgets its listening handle
+    # instead of closing it (the socket stays open, and listening).
+    (d / "forget-close.mjs").write_text(
+        "import net from 'node:net';\n"
+        "const close = net.Server.prototype.close;\n"
+        "const kept = [];\n"
+        "net.Server.prototype.close = function (cb) {\n"
+        "  if (this._handle) { kept.push(this._handle); this._handle = null; }\n"
+        "  return close.call(this, cb);\n"
+        "};\n")
+    script("leaky-rt", f'LC_STANDIN_DIR={d} exec {NODE} --import {d}/forget-close.mjs "$@"\n')
+    # Node with a net.Server that starts a helper process on its first
+    # listen() and never ends it.
+    (d / "spawn-helper.mjs").write_text(
+        "import net from 'node:net';\n"
+        "import { spawn } from 'node:child_process';\n"
+        "const listen = net.Server.prototype.listen;\n"
+        "let helper = null;\n"
+        "net.Server.prototype.listen = function (...args) {\n"
+        "  if (!helper) { helper = spawn('sleep', ['60'], { stdio: 'ignore' }); helper.unref(); }\n"
+        "  return listen.apply(this, args);\n"
+        "};\n")
+    script("spawner-rt", f'LC_STANDIN_DIR={d} exec {NODE} --import {d}/spawn-helper.mjs "$@"\n')
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
@@ -116,6 +141,62 @@ def test_runtime_without_socket_wraps_skips_exactly_the_mksock_scenarios(standin
                   and sc["verdict"] != "SKIP"}
     assert by_cap and not ran_mksock, (by_cap, ran_mksock)
     assert by_cap <= _mksock_ids()
+
+
+# ---------------------------------------------------------------------------
+# Leaks of a JavaScript runtime are verdicts, found from outside
+
+def _verdicts(rep):
+    return {sc["id"]: (sc["verdict"], sc["message"]) for sc in rep["scenarios"]}
+
+
+LEAK_IDS = ["backlog.default-511-port-host-form", "backlog.default-511-path-form"]
+
+
+@pytest.mark.skipif(NODE is None, reason="no node on PATH")
+def test_a_listening_socket_left_by_close_fails_with_the_kernels_list(standins, tmp_path):
+    """close() that forgets its handle: each scenario FAILs naming the socket
+    still listening (TCP and Unix alike), and the run leaves none behind."""
+    rc, out = run_suite("--impl", str(standins / "leaky-rt"),
+                        *(a for i in LEAK_IDS for a in ("--scenario", i)), report_dir=tmp_path)
+    assert rc == 1, out[-3000:]
+    got = _verdicts(_report(tmp_path))
+    for sid, what in zip(LEAK_IDS, ["TCP LISTEN 127.0.0.1:", "Unix LISTEN /"]):
+        verdict, message = got[sid]
+        assert verdict == "FAIL", (sid, verdict, message)
+        assert "left resources behind" in message and what in message, (sid, message)
+    assert "Traceback" not in out
+    assert _settled(standins) == [], "processes of the stand-in survived the run"
+
+
+@pytest.mark.skipif(NODE is None, reason="no node on PATH")
+def test_a_process_the_runtime_started_and_left_fails(standins, tmp_path):
+    rc, out = run_suite("--impl", str(standins / "spawner-rt"), "--scenario", LEAK_IDS[0],
+                        report_dir=tmp_path)
+    assert rc == 1, out[-3000:]
+    verdict, message = _verdicts(_report(tmp_path))[LEAK_IDS[0]]
+    assert verdict == "FAIL" and re.search(r"process \d+ \(sleep\)", message), message
+    assert _settled(standins) == [], "the helper process survived the run"
+
+
+def _settled(standins, seconds=5.0):
+    """Processes a stand-in of this module started (they carry its directory
+    in LC_STANDIN_DIR) still alive after up to `seconds`: the runtime, the
+    sockets it holds, a helper it spawned."""
+    needle = f"LC_STANDIN_DIR={standins}\0".encode()
+    deadline = time.monotonic() + seconds
+    while True:
+        found = []
+        for pid in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if needle in f.read():
+                        found.append(int(pid))
+            except (OSError, ValueError):
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 # ---------------------------------------------------------------------------

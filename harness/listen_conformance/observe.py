@@ -172,6 +172,80 @@ def kernel_backlog(pid: int, fd: int) -> int:
                        f"(fd {fd} of pid {pid}): is it listening?")
 
 
+# ---------------------------------------------------------------------------
+# What the implementation's processes hold: their fd tables, the kernel's
+# word on each socket in them.
+
+TCP_STATE_NAMES = {1: "ESTABLISHED", 2: "SYN-SENT", 3: "SYN-RECV", 4: "FIN-WAIT-1",
+                   5: "FIN-WAIT-2", 6: "TIME-WAIT", 7: "CLOSE", 8: "CLOSE-WAIT",
+                   9: "LAST-ACK", 10: "LISTEN", 11: "CLOSING"}
+UNIX_STATE_NAMES = {1: "CONNECTED", 7: "UNCONN", 10: "LISTEN"}
+HOLDINGS_FD_LIMIT = 4096   # fds read per process (the implementation's own limit)
+
+
+def sockets_held(pids) -> dict[int, tuple[int, int]]:
+    """{socket inode: (pid, fd)} over the fd tables of `pids`, read from /proc
+    (never asked of the implementation).  A process that is gone, or whose
+    table cannot be read, holds nothing."""
+    out: dict[int, tuple[int, int]] = {}
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for name in fds[:HOLDINGS_FD_LIMIT]:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{name}")
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target.endswith("]"):
+                try:
+                    out.setdefault(int(target[8:-1]), (pid, int(name)))
+                except ValueError:
+                    continue
+    return out
+
+
+def _inet_endpoints(msg: bytes, family: int) -> str:
+    sport, dport = struct.unpack_from("!HH", msg, 4)
+    n = 4 if family == socket.AF_INET else 16
+    src = socket.inet_ntop(family, msg[8:8 + n])
+    dst = socket.inet_ntop(family, msg[24:24 + n])
+    fmt = (lambda a, p: f"{a}:{p}") if family == socket.AF_INET else \
+        (lambda a, p: f"[{a}]:{p}")
+    return fmt(src, sport) + ("" if dport == 0 else f" -> {fmt(dst, dport)}")
+
+
+def describe_sockets(inodes) -> dict[int, str]:
+    """{inode: what the kernel says it is} for TCP and Unix sockets ("TCP
+    LISTEN 127.0.0.1:4000", "Unix LISTEN /dir/s.sock"); an inode the kernel's
+    TCP and Unix lists do not hold is "a socket (not TCP or Unix)"."""
+    wanted = set(inodes)
+    out: dict[int, str] = {}
+    try:
+        for fam in (socket.AF_INET, socket.AF_INET6):
+            req = struct.pack("=BBBxI", fam, socket.IPPROTO_TCP, 0, 0xFFFFFFFF) + bytes(48)
+            for msg in _diag(req):
+                (inode,) = struct.unpack_from("=I", msg, 68)
+                if inode in wanted:
+                    state = TCP_STATE_NAMES.get(msg[1], f"state {msg[1]}")
+                    out[inode] = f"TCP {state} {_inet_endpoints(msg, fam)}"
+        for u in _unix_dump():
+            if u["inode"] in wanted:
+                name = u.get("name")
+                where = ("unnamed" if not name else
+                         "@" + name[1:].decode(errors="replace") if name[:1] == b"\0"
+                         else name.split(b"\0")[0].decode(errors="replace"))
+                state = UNIX_STATE_NAMES.get(u["state"], f"state {u['state']}")
+                out[u["inode"]] = f"Unix {state} {where}"
+    except (ObserveError, OSError) as e:
+        for inode in wanted - out.keys():
+            out[inode] = f"a socket (sock_diag failed: {e})"
+    for inode in wanted - out.keys():
+        out[inode] = "a socket (not TCP or Unix)"
+    return out
+
+
 def timewait_on_port(port: int) -> bool:
     for fam in (socket.AF_INET, socket.AF_INET6):
         for s in _inet_dump(fam, 1 << TCP_TIME_WAIT):
