@@ -170,7 +170,9 @@ def test_a_driver_killed_outright_takes_its_runners_with_it(tmp_path):
 def test_make_passes_no_variable_through_a_shell(tmp_path):
     witness = tmp_path / "pwned"
     p = subprocess.run(["make", "-o", "build", "-o", "deps", "conformance",
-                        f"IMPL=x'; touch {witness}; echo '", f"SCENARIO=a.b; touch {witness}"],
+                        f"IMPL=x'; touch {witness}; echo '", f"SCENARIO=a.b; touch {witness}",
+                        f"ARGS=-q; touch {witness}", f"SUITE_JOBS=1; touch {witness}",
+                        f"NODE_LINE=$$(touch {witness})", f"EXPECT=`touch {witness}`"],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert not witness.exists()
     assert p.returncode == 2 and "Traceback" not in p.stdout + p.stderr

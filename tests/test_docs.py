@@ -6,12 +6,15 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 
 import pytest
 
 from conftest import BUILD, ROOT, need_build
 
 from listen_conformance import table
+
+sys.path.insert(0, str(ROOT / "harness" / "tools"))
 
 DOCS = [ROOT / "README.md", ROOT / "docs" / "implementers-guide.md"]
 # Words that mark a line as a template for the reader to fill in.
@@ -84,6 +87,30 @@ def test_every_make_command_shown_is_a_target_with_real_ids(doc, ids):
                     bad.append(f"{doc.name}:{n}: no clause {val}")
             elif not w.startswith("-") and w not in targets:
                 bad.append(f"{doc.name}:{n}: make has no target {w}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_lc_command_shown_reads_its_words_with_real_ids(doc, ids):
+    """./lc, the front door (harness/tools/front_door.py), takes make's words."""
+    import front_door
+    scenario_ids, clause_ids = ids
+    bad, seen = [], 0
+    for n, cmd in shell_lines(doc):
+        words = shlex.split(cmd)
+        if not words or words[0] != "./lc":
+            continue
+        seen += 1
+        values, _ = front_door.parse(words[1:])   # raises on a word it does not read
+        if any(p in cmd for p in PLACEHOLDERS):
+            continue
+        for s in values.get("SCENARIO", "").replace(",", " ").split():
+            if s not in scenario_ids:
+                bad.append(f"{doc.name}:{n}: no scenario {s}")
+        for c in values.get("CLAUSE", "").replace(",", " ").split():
+            if c not in clause_ids:
+                bad.append(f"{doc.name}:{n}: no clause {c}")
+    assert seen, f"{doc.name} shows no ./lc command (the command for CI)"
     assert not bad, "\n".join(bad)
 
 

@@ -51,7 +51,8 @@ def built():
     ("abort", "CRASH", "killed by signal 6"),
     ("exit", "CRASH", "exited with status 3"),
     ("garbage", "CRASH", "protocol"),
-    ("hang", "TIMEOUT", "no answer to 'listen'"),
+    ("hang", "TIMEOUT", "no answer to 'listen' within 5 s (the driver's deadline for one "
+                        "command); the host was given no --scenario-timeout-ms"),
 ])
 def test_faulty_shim_gets_its_verdict(name, verdict, detail, tmp_path):
     ids = pick(2, listens_on_port_form)

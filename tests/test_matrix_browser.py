@@ -5,6 +5,7 @@ import html.parser
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -68,14 +69,20 @@ def parse(text):
     return t.root
 
 
-def dump_dom(page: pathlib.Path) -> str:
+def chromium(page: pathlib.Path, *args, query: str = "") -> subprocess.CompletedProcess:
+    """Headless chromium on the page (with a query string: the page's
+    initial filter) and these arguments (--dump-dom, --screenshot=...)."""
     with tempfile.TemporaryDirectory(prefix="lc-chromium-") as profile:
         cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                "--no-first-run", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-               f"--user-data-dir={profile}", "--dump-dom", page.resolve().as_uri()]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=90,
-                           env=dict(os.environ, HOME=profile))
+               f"--user-data-dir={profile}", *args, page.resolve().as_uri() + query]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=90,
+                              env=dict(os.environ, HOME=profile))
+
+
+def dump_dom(page: pathlib.Path, query: str = "") -> str:
+    p = chromium(page, "--dump-dom", query=query)
     assert p.returncode == 0 and "<html" in p.stdout, \
         f"chromium failed ({p.returncode}):\n{p.stderr[-2000:]}"
     return p.stdout
@@ -218,3 +225,170 @@ def test_page_totals_match_the_reports(rendered, matrix_dir):
     node = json.loads(next((matrix_dir / "runs").glob("*/node*.json")).read_text())
     got = _totals(rendered)["node"]
     assert {v: got[v] for v in VERDICTS} == node["summary"]
+
+
+# ---------------------------------------------------------------------------
+# Causes, filters, links into SPEC.md, colour (issue 14, item 6)
+
+def _cause_ids(page) -> dict:
+    """{cause line: its id} from the page's causes table."""
+    rows = page.find_all("table", id="causes")[0].find_all("tr", data_cause=True)
+    return {tr.find_all("a", data_cause_link=True)[0].text: tr.attrs["data-cause"]
+            for tr in rows}
+
+
+@pytest.fixture(scope="module")
+def static_page(matrix_dir):
+    return parse((matrix_dir / "matrix.html").read_text())
+
+
+def test_causes_in_the_matrix(static_page, matrix_dir, picked):
+    # The synthetic report predates causes: they are grouped from its messages.
+    ids = _cause_ids(static_page)
+    assert set(ids) == {"FAIL: why", "CRASH: why"}
+    a, b, _ = (sc["id"] for sc in picked)
+    cells = {(td.attrs["data-impl"], td.attrs["data-sid"]): td.attrs.get("data-cause")
+             for td in static_page.find_all("td", **{"class": "v"})}
+    assert cells[(OTHER, a)] == ids["FAIL: why"] and cells[(OTHER, b)] == ids["CRASH: why"]
+    assert cells[("node", a)] is None
+    md = (matrix_dir / "matrix.md").read_text()
+    section = md.split("## Causes of failure\n", 1)[1].split("\n## ", 1)[0]
+    assert "### other<&>" in section and f"| 1 | CRASH: why | `{b}` |" in section, section
+
+
+def test_scenarios_link_to_their_section_of_spec_md(static_page, matrix_dir, picked):
+    spec = ROOT / "docs" / "SPEC.md"
+    anchors = set(re.findall(r'<a id="([^"]+)"></a>', spec.read_text(encoding="utf-8")))
+    links = static_page.find_all("a", **{"class": "sc"})
+    linked = {a.text for a in links}
+    assert {sc["id"] for sc in picked} <= linked
+    for a in links:
+        path, _, frag = a.attrs["href"].partition("#")
+        assert not pathlib.PurePath(path).is_absolute(), a.attrs["href"]   # relative
+        assert (matrix_dir / path).resolve() == spec.resolve(), a.attrs["href"]
+        assert frag == "sc-" + re.sub(r"[^a-z0-9-]+", "-", a.text.lower()) and frag in anchors
+
+
+def _rows(dom):
+    """(scenario id, clause) of every scenario row, and those the filter shows."""
+    every, shown = [], []
+    for tb in dom.find_all("tbody", data_clause=True):
+        for tr in tb.find_all("tr", data_sid=True):
+            if "row" not in tr.attrs.get("class", "").split():
+                continue
+            key = (tr.attrs["data-sid"], tb.attrs["data-clause"])
+            every.append(key)
+            if "filtered" not in (tr.attrs.get("class", "") + " "
+                                  + tb.attrs.get("class", "")).split():
+                shown.append(key)
+    return every, shown
+
+
+def _shown_count(dom):
+    out = dom.find_all("span", id="shown")[0]
+    return int(out.attrs["data-shown"]), int(out.attrs["data-total"])
+
+
+def test_no_filter_shows_every_row(rendered):
+    every, shown = _rows(rendered)
+    assert every and shown == every
+    assert _shown_count(rendered) == (len(every), len(every))
+
+
+def test_filter_by_cause(matrix_dir, static_page, picked):
+    crash = _cause_ids(static_page)["CRASH: why"]
+    dom = parse(dump_dom(matrix_dir / "matrix.html", f"?cause={crash}"))
+    assert dom.find_all("body")[0].attrs.get("data-filter") == f"||{crash}"
+    every, shown = _rows(dom)
+    b = picked[1]
+    assert {sid for sid, _ in shown} == {b["id"]}
+    assert len(shown) == len(b["clauses"]) < len(every)
+    assert _shown_count(dom) == (len(shown), len(every))
+    chosen = [tr for tr in dom.find_all("tr", data_cause=crash)]
+    assert chosen and "chosen" in chosen[0].attrs.get("class", "")
+
+
+def test_filter_by_clause_and_level(matrix_dir, picked):
+    clause = picked[0]["clauses"][-1]
+    dom = parse(dump_dom(matrix_dir / "matrix.html", f"?clause={clause}"))
+    every, shown = _rows(dom)
+    assert shown and all(c == clause for _, c in shown)
+    assert {sid for sid, _ in shown} == {sc["id"] for sc in picked if clause in sc["clauses"]}
+    assert _shown_count(dom)[0] == len(shown)
+    # the picked scenarios are all level "must": "node" shows none of them
+    dom = parse(dump_dom(matrix_dir / "matrix.html", f"?clause={clause}&level=node"))
+    assert _rows(dom)[1] == [] and _shown_count(dom)[0] == 0
+
+
+def read_png(path: pathlib.Path):
+    """(width, height, [(r, g, b), ...]) of an 8-bit RGB or RGBA PNG (what
+    chromium writes), with no library beyond zlib."""
+    import struct
+    import zlib
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, head = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            head = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    w, h, depth, ctype, _, _, interlace = head
+    assert depth == 8 and ctype in (2, 6) and not interlace, head
+    bpp = 3 if ctype == 2 else 4
+    raw, stride = zlib.decompress(idat), w * bpp
+    prev, pixels, i = bytearray(stride), [], 0
+    for _ in range(h):
+        f, line = raw[i], bytearray(raw[i + 1:i + 1 + stride])
+        i += 1 + stride
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0
+            b = prev[x]
+            c = prev[x - bpp] if x >= bpp else 0
+            if f == 1:
+                line[x] = (line[x] + a) & 255
+            elif f == 2:
+                line[x] = (line[x] + b) & 255
+            elif f == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) \
+                    & 255
+        pixels += [tuple(line[x:x + 3]) for x in range(0, stride, bpp)]
+        prev = line
+    return w, h, pixels
+
+
+def _css_colour(verdict):
+    from listen_conformance.matrix import CSS
+    m = re.search(r'td\[data-verdict="%s"\][^{]*\{ background: #([0-9a-f]{6})' % verdict, CSS)
+    return tuple(int(m.group(1)[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def test_screenshot_shows_the_verdicts_in_colour(matrix_dir):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"chromium is not installed ({CHROMIUM})")
+    png = matrix_dir / "matrix.png"
+    p = chromium(matrix_dir / "matrix.html", "--hide-scrollbars", "--window-size=1280,1400",
+                 f"--screenshot={png}")
+    assert p.returncode == 0 and png.is_file(), p.stderr[-2000:]
+    w, h, pixels = read_png(png)
+    assert (w, h) == (1280, 1400)
+    from collections import Counter
+    colours = Counter(pixels)
+    assert len(colours) > 50, "a blank or nearly blank page"
+    white = sum(n for c, n in colours.items() if min(c) > 250)
+    assert white < 0.97 * len(pixels), "the page is (almost) all white"
+
+    def near(rgb):
+        return sum(n for c, n in colours.items()
+                   if all(abs(x - y) <= 6 for x, y in zip(c, rgb)))
+    # PASS, FAIL and CRASH cells, each its own colour (the node run: PASS;
+    # the synthetic report: FAIL and CRASH)
+    for v in ("PASS", "FAIL", "CRASH"):
+        assert near(_css_colour(v)) > 500, f"no {v} colour in the screenshot"

@@ -17,7 +17,6 @@ terminal.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import pathlib
@@ -207,7 +206,8 @@ def scenario_toml(path: pathlib.Path, sid: str) -> str:
 
 
 def _suggest(word, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=3)
+    from .table import nearest
+    close = nearest(word, choices)
     return f"; did you mean {', '.join(close)}?" if close else ""
 
 
@@ -279,6 +279,8 @@ def cmd_run(args) -> int:
         progress.done()
         raise
     reader.join(timeout=10)
+    if not reader.is_alive():
+        proc.stdout.close()     # no ResourceWarning (-W error) on any way out
     progress.done()
     text = "".join(output)
     if exit_status(rc) == EXIT_USAGE:

@@ -37,3 +37,28 @@ def event_text(ev: dict) -> str:
         words.append(err["code"])
     return ((f"{srv}: " if srv != "A" else "") + ("sync " if ev.get("sync") else "")
             + " ".join(w for w in words if w))
+
+
+def error_detail(ev: dict) -> str:
+    """An event that carries an error, with what the implementation said
+    beside the code (for FAIL messages; never compared):
+    'emit error UNKNOWN (errno -4094, syscall listen): "listen UNKNOWN: ..."'."""
+    import json
+    err = ev.get("error") if isinstance(ev.get("error"), dict) else {}
+    fields = []
+    if isinstance(err.get("errno"), int) and not isinstance(err.get("errno"), bool):
+        fields.append(f"errno {err['errno']}")
+    for k in ("syscall", "address"):
+        if isinstance(err.get(k), str) and err[k]:
+            fields.append(f"{k} {err[k][:200]}")
+    if isinstance(err.get("port"), int) and not isinstance(err["port"], bool) \
+            and err["port"] >= 0:
+        fields.append(f"port {err['port']}")
+    text = event_text(ev) + ("" if err.get("code") else " (no code)")
+    if fields:
+        text += " (" + ", ".join(fields) + ")"
+    msg = err.get("message")
+    if isinstance(msg, str) and msg:
+        text += ": " + json.dumps(msg if len(msg) <= 300 else msg[:300] + "...",
+                                  ensure_ascii=False)
+    return text

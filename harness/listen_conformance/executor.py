@@ -16,9 +16,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 
 from . import containment, observe
 from .capabilities import Capabilities
+from .events import error_detail
 from .observe import ObserveError
 from .runner import RunnerLost, SetupError
 from .steps import KINDS, step_kind
@@ -52,6 +54,7 @@ class Executor:
         self.last_port: dict[str, int] = {}
         self.last_addr: dict[str, object] = {}
         self.node_version_ok = node_version_ok
+        self.stderr_mark = None   # where the runner's stderr stood at this scenario's start
 
     # -- token context --------------------------------------------------------
     def port(self, name):
@@ -109,6 +112,7 @@ class Executor:
                 return Verdict("CRASH", f"the implementation's runner could not be started "
                                         f"(as {self.user or 'the harness user'}): {e}")
             self.runner.events = self.events
+            self.stderr_mark = self.runner.stderr_mark()
             lacking = [f"{c}: {why}" for c, why in getattr(self.runner, "lacks", {}).items()
                        if c in runner_needs(sc)]
             if lacking:
@@ -132,28 +136,33 @@ class Executor:
             self.end()
             return Verdict("PASS")
         except TokenError as e:
+            said = self._errors_said()
             self._end_quietly()
-            return Verdict("FAIL", f"a value of the scenario cannot be made: {e}", step_no)
+            return Verdict("FAIL", f"a value of the scenario cannot be made: {e}"
+                           + said + self._stderr_said(), step_no)
         except Fail as f:
             msg = f.message
             if f.expected is not None or f.actual is not None:
                 msg += f"\n  expected: {f.expected}\n  actual:   {f.actual}"
+            msg += "".join(f"\n  {d}" for d in f.detail) + self._errors_said()
             self._end_quietly()
-            return Verdict("FAIL", msg, step_no)
+            return Verdict("FAIL", msg + self._stderr_said(), step_no, failure=f)
         except RunnerLost as e:
-            tail = self.runner.stderr_tail() if self.runner else ""
+            said = self._errors_said()
             if not e.runner_ok:
                 self.impl.discard(self.user)
-            return Verdict(e.verdict, e.message + tail, step_no)
+            if self.stderr_mark is None:
+                said += self.runner.stderr_tail() if self.runner else ""
+            return Verdict(e.verdict, e.message + said + self._stderr_said(), step_no)
         except Skip as s:
             self._end_quietly()
             return Verdict("SKIP", str(s))
         finally:
             self._cleanup()
 
-    def call(self, cmd, timeout=5.0):
+    def call(self, cmd, timeout=5.0, why=None):
         try:
-            return self.runner.call(cmd, timeout=timeout)
+            return self.runner.call(cmd, timeout=timeout, why=why)
         except RunnerLost as e:
             if e.verdict == "TIMEOUT":
                 self.runner.kill_scenario(self.pid)
@@ -190,6 +199,53 @@ class Executor:
             left = [str(x) for x in r.get("leftover") or []]
             raise Fail("the implementation left resources behind when its servers were "
                        "freed", "nothing left", ", ".join(left[:32]) or "(not listed)")
+
+    # -- what the implementation said, for a FAIL, CRASH or TIMEOUT -------------------
+    def _errors_said(self) -> str:
+        """The errors the implementation reported in this scenario ('error'
+        emissions, callbacks called with an error), each with its message
+        and errno beside its code: the last few."""
+        errs = [e for e in self.events if isinstance(e.get("error"), dict)]
+        lines = [f"reported: {error_detail(e)}" for e in errs[-SAID_ERRORS:]]
+        if len(errs) > SAID_ERRORS:
+            lines.insert(0, f"reported: ... {len(errs) - SAID_ERRORS} earlier errors")
+        return "".join(f"\n  {ln}" for ln in lines)
+
+    def _stderr_said(self) -> str:
+        """What the implementation wrote to stderr during this scenario (the
+        runner's stderr since the scenario began: a C shim's scenario process
+        writes there too), at most SAID_STDERR bytes."""
+        if self.runner is None or self.stderr_mark is None:
+            return ""
+        text = self.runner.stderr_since(self.stderr_mark, SAID_STDERR).rstrip()
+        if not text.strip():
+            return ""
+        return "\n  stderr of the implementation during this scenario:" + \
+            "".join(f"\n    | {ln}" for ln in text.splitlines())
+
+    def listing(self, limit: int = 20) -> str:
+        """What is in the scenario's directory (two levels down), for a FAIL
+        about a file: each entry's name, type and permissions."""
+        out, more = [], 0
+        for top, dirs, files in os.walk(self.dir):
+            rel = os.path.relpath(top, self.dir)
+            names = sorted(dirs) + sorted(files)
+            dirs[:] = sorted(dirs) if rel == "." else []     # two levels
+            for name in names:
+                if len(out) >= limit:
+                    more += 1
+                    continue
+                path = os.path.join(top, name)
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                shown = os.path.normpath(os.path.join(rel, name))
+                out.append(f"{shown!r} ({_file_type(st.st_mode)}, {oct(st.st_mode & 0o7777)})")
+        if not out:
+            return "the scenario's directory is empty"
+        return "in the scenario's directory: " + ", ".join(out) + \
+            (f", and {more} more" if more else "")
 
     def _take_stock(self):
         """What the runner's processes hold before the scenario's first step
@@ -319,6 +375,21 @@ def runner_needs(sc) -> set[str]:
     """The runner capabilities a scenario needs: the protocol operations its
     steps send that a runner may lack (hello's `lacks`, PROTOCOL.md)."""
     return {step_kind(st) for st in sc["steps"]} & OPTIONAL_OPS
+
+
+# What a FAIL, CRASH or TIMEOUT quotes of the implementation: its last errors,
+# and at most this many bytes of its stderr of the scenario (head and tail).
+SAID_ERRORS = 4
+SAID_STDERR = 4096
+
+
+def _file_type(mode: int) -> str:
+    for test, word in ((stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "directory"),
+                       (stat.S_ISREG, "file"), (stat.S_ISLNK, "symlink"),
+                       (stat.S_ISFIFO, "fifo")):
+        if test(mode):
+            return word
+    return "other"
 
 
 # Protocol operations a runner may say it cannot do (a JavaScript runtime

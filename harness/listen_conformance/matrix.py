@@ -9,7 +9,13 @@ With --impl, the suite runs once per implementation (pytest in a subprocess,
 each into its own report directory under DIR/runs/); with --from, existing
 JSON reports (docs/report-schema.json) are read.  Rows are grouped by clause
 (CLAUSES.md order) with the clause quoted and a per-implementation count; a
-scenario that checks several clauses appears under each.
+scenario that checks several clauses appears under each.  Each
+implementation's causes of failure (causes.py) follow, largest first.
+
+matrix.html colours each verdict, filters by clause, level and cause (the
+initial filter from the query string: matrix.html?clause=L-START&level=must
+&cause=c1) and links each scenario to its section of SPEC.md (#sc-<id>):
+by default the checkout's docs/SPEC.md relative to --out, or --spec-url.
 """
 from __future__ import annotations
 
@@ -20,7 +26,11 @@ import pathlib
 import subprocess
 import sys
 
+import os
+
+from . import causes as causes_mod
 from . import launch, paths
+from .specdoc import _anchor as spec_anchor, _clause_anchor as spec_clause_anchor
 from .verdicts import VERDICTS, counts
 NOT_RUN = "—"
 
@@ -194,6 +204,15 @@ class Matrix:
     impls: list          # column names
     reports: list
     groups: list
+    causes: list = dataclasses.field(default_factory=list)    # per report: [Cause]
+    cause_ids: dict = dataclasses.field(default_factory=dict)  # cause line -> "c1", ...
+
+    def cause_id(self, col: int, sid: str) -> str | None:
+        """The id of the cause that accounts for a scenario in a column."""
+        for c in self.causes[col] if col < len(self.causes) else ():
+            if sid in c.scenarios:
+                return self.cause_ids.get(c.cause)
+        return None
 
     def clause_counts(self, group: Group, col: int) -> dict:
         return counts(r.cells[col]["verdict"] for r in group.rows if r.cells[col])
@@ -233,7 +252,26 @@ def build(reports: list[dict], scenario_table=None, clauses=None) -> Matrix:
         if rows:
             text = clauses[c].text if c in clauses else "(not in CLAUSES.md)"
             groups.append(Group(c, text, rows))
-    return Matrix(names, reports, groups)
+    per_report = [report_causes(rep) for rep in reports]
+    total: dict[str, int] = {}
+    for cs in per_report:
+        for c in cs:
+            total[c.cause] = total.get(c.cause, 0) + c.count
+    ranked = sorted(total, key=lambda k: -total[k])   # stable: first met first on ties
+    return Matrix(names, reports, groups, per_report,
+                  {k: f"c{i + 1}" for i, k in enumerate(ranked)})
+
+
+def report_causes(rep: dict) -> list:
+    """A report's causes (causes.py): its "causes" array, or, for a report
+    written before causes existed, grouped here from its scenarios."""
+    got = rep.get("causes")
+    if isinstance(got, list) and all(isinstance(c, dict) and isinstance(c.get("cause"), str)
+                                     and isinstance(c.get("scenarios"), list) for c in got):
+        return [causes_mod.Cause(c["cause"], str(c.get("verdict", "")), list(c["scenarios"]),
+                                 str(c.get("rerun") or (c["scenarios"] or [""])[0]),
+                                 str(c.get("rerun_command") or "")) for c in got]
+    return causes_mod.group(rep["scenarios"])
 
 
 def _table():
@@ -343,6 +381,18 @@ def to_markdown(m: Matrix) -> str:
                    + " | ".join(count_text(m.clause_counts(g, i)) for i in range(len(m.impls)))
                    + " |")
         out.append("")
+    if any(m.causes):
+        out += ["## Causes of failure", "",
+                "FAIL, CRASH and TIMEOUT grouped by what went wrong, largest first, each "
+                "with one scenario to rerun.", ""]
+        for i, cs in enumerate(m.causes):
+            if not cs:
+                continue
+            out += [f"### {_md(m.impls[i])}", "", "| scenarios | cause | rerun |",
+                    "| ---: | --- | --- |"]
+            for c in cs:
+                out.append(f"| {c.count} | {_md(c.cause)} | `{_md(c.rerun_command or c.rerun)}` |")
+            out.append("")
     bad = [(m.impls[i], sc) for i, rep in enumerate(m.reports) for sc in rep["scenarios"]
            if sc["verdict"] not in ("PASS", "SKIP")]
     if bad:
@@ -377,6 +427,15 @@ code { font-size: 0.95em; }
 .title { color: #555; font-size: 0.9em; }
 body.only-problems tr.row.all-pass { display: none; }
 #totals td { text-align: right; }
+.filtered { display: none !important; }
+#filters { margin: 0.5em 0; padding: 6px 8px; background: #f4f6fa; border: 1px solid #d5dbe6; }
+#filters label { margin-right: 1.2em; }
+#filters select { max-width: 42em; }
+#shown { color: #555; }
+#causes td.n { text-align: right; }
+#causes tr.chosen > * { box-shadow: inset 0 2px 0 #1f5fbf, inset 0 -2px 0 #1f5fbf; }
+a.sc, a.spec { text-decoration: none; }
+a.spec { font-size: 0.85em; margin-left: 0.5em; }
 """
 
 SCRIPT = """
@@ -417,12 +476,81 @@ SCRIPT = """
   box.addEventListener("change", function () {
     document.body.classList.toggle("only-problems", box.checked);
   });
+
+  // Filters by clause, level and cause; the initial ones from the query
+  // string (matrix.html?clause=L-BACKLOG-ALL&level=must&cause=c1).
+  var sel = {clause: document.getElementById("f-clause"),
+             level: document.getElementById("f-level"),
+             cause: document.getElementById("f-cause")};
+  var query = {};
+  location.search.replace(/^[?]/, "").split("&").forEach(function (kv) {
+    if (!kv) return;
+    var i = kv.indexOf("=");
+    var k = decodeURIComponent(i < 0 ? kv : kv.slice(0, i));
+    query[k] = i < 0 ? "" : decodeURIComponent(kv.slice(i + 1).replace(/[+]/g, " "));
+  });
+  function has(s, v) {
+    for (var i = 0; i < s.options.length; i++) if (s.options[i].value === v) return true;
+    return false;
+  }
+  function apply() {
+    var c = sel.clause.value, l = sel.level.value, k = sel.cause.value;
+    var shown = 0, total = 0;
+    var groups = document.querySelectorAll("#matrix tbody[data-clause]");
+    for (var g = 0; g < groups.length; g++) {
+      var any = false, rs = groups[g].querySelectorAll("tr.row");
+      for (var r = 0; r < rs.length; r++) {
+        var ok = (!c || groups[g].getAttribute("data-clause") === c) &&
+                 (!l || rs[r].getAttribute("data-level") === l) &&
+                 (!k || !!rs[r].querySelector('td.v[data-cause="' + k + '"]'));
+        rs[r].classList.toggle("filtered", !ok);
+        total++;
+        if (ok) { shown++; any = true; }
+      }
+      groups[g].classList.toggle("filtered", !any);
+    }
+    var crs = document.querySelectorAll("#causes tr[data-cause]");
+    for (var i = 0; i < crs.length; i++)
+      crs[i].classList.toggle("chosen", !!k && crs[i].getAttribute("data-cause") === k);
+    var out = document.getElementById("shown");
+    out.textContent = shown + " of " + total + " rows shown";
+    out.setAttribute("data-shown", shown);
+    out.setAttribute("data-total", total);
+    document.body.setAttribute("data-filter", [c, l, k].join("|"));
+  }
+  Object.keys(sel).forEach(function (name) {
+    if (query[name] !== undefined && has(sel[name], query[name])) sel[name].value = query[name];
+    sel[name].disabled = false;
+    sel[name].addEventListener("change", apply);
+  });
+  var links = document.querySelectorAll("a[data-cause-link]");
+  for (var j = 0; j < links.length; j++) {
+    links[j].addEventListener("click", function (ev) {
+      ev.preventDefault();
+      sel.cause.value = this.getAttribute("data-cause-link");
+      apply();
+      document.getElementById("filters").scrollIntoView();
+    });
+  }
+  apply();
   document.body.setAttribute("data-rendered", "yes");
 })();
 """
 
 
-def to_html(m: Matrix) -> str:
+def spec_link(out_dir) -> str:
+    """Where matrix.html links a scenario to (SPEC.md's #sc-<id> anchors): the
+    checkout's docs/SPEC.md relative to the output directory, '' (no links)
+    when there is no SPEC.md (an installed package)."""
+    if paths.SPEC_DOC is None or not paths.SPEC_DOC.is_file():
+        return ""
+    rel = os.path.relpath(paths.SPEC_DOC, pathlib.Path(out_dir).resolve())
+    return pathlib.PurePath(rel).as_posix()
+
+
+def to_html(m: Matrix, spec: str = "") -> str:
+    """The page; `spec` is the URL of SPEC.md that scenarios and clauses link
+    into ('' for no links)."""
     e = html.escape
     n = len(m.impls)
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -456,8 +584,10 @@ def to_html(m: Matrix) -> str:
                              f"{e(count_text(m.clause_counts(g, i)))}</td>" for i in range(n))
                    + "</tr>")
     out.append("</tbody></table>")
+    out += _causes_html(m, spec)
     out.append('<p><label><input type="checkbox" id="only-problems" disabled> '
                "show only scenarios that are not PASS everywhere</label></p>")
+    out += _filters_html(m)
     out.append('<table id="matrix"><thead><tr><th>scenario</th><th>level</th>'
                + "".join(f"<th>{e(name)}</th>" for name in m.impls) + "</tr></thead>")
     for g in m.groups:
@@ -465,7 +595,9 @@ def to_html(m: Matrix) -> str:
         out.append(f'<tr class="clause" id="{e(g.clause)}"><th colspan="{n + 2}">'
                    f"<strong>{e(g.clause)}</strong> ({len(g.rows)} scenario"
                    f"{'s' if len(g.rows) != 1 else ''})"
-                   f"<blockquote>{e(g.text)}</blockquote></th></tr>")
+                   + (f'<a class="spec" href="{e(spec)}#{e(spec_clause_anchor(g.clause))}">'
+                      f"in SPEC.md</a>" if spec else "")
+                   + f"<blockquote>{e(g.text)}</blockquote></th></tr>")
         for r in g.rows:
             cells = []
             for col, cell in enumerate(r.cells):
@@ -479,8 +611,12 @@ def to_html(m: Matrix) -> str:
                     tip = (cell.get("message") or "").strip()
                     if cell.get("expected"):
                         tip = f"expected {cell['expected']}. " + tip
+                    cid = m.cause_id(col, r.id)
+                    if cid:
+                        attrs += f' data-cause="{cid}"'
                     cells.append(f'<td {attrs} data-verdict="{v}" title="{e(tip)}">{v}</td>')
-            out.append(f'<tr class="row" data-sid="{e(r.id)}"><td><code>{e(r.id)}</code>'
+            out.append(f'<tr class="row" data-sid="{e(r.id)}" data-level="{e(r.level)}">'
+                       f"<td>{_sc_link(r.id, spec)}"
                        f'<div class="title">{e(r.title)}</div></td><td>{e(r.level)}</td>'
                        + "".join(cells) + "</tr>")
         out.append('<tr class="count"><td colspan="2">per implementation</td>'
@@ -496,11 +632,72 @@ def to_html(m: Matrix) -> str:
     return "\n".join(out) + "\n"
 
 
-def write(m: Matrix, out_dir: pathlib.Path) -> list[pathlib.Path]:
+def _sc_link(sid: str, spec: str) -> str:
+    e = html.escape
+    if not spec:
+        return f"<code>{e(sid)}</code>"
+    return f'<a class="sc" href="{e(spec)}#{e(spec_anchor(sid))}"><code>{e(sid)}</code></a>'
+
+
+def _causes_html(m: Matrix, spec: str) -> list[str]:
+    """Each implementation's causes of failure, largest first; a cause's
+    link filters the matrix to its scenarios."""
+    e = html.escape
+    if not any(m.causes):
+        return []
+    out = ['<h2 id="causes-of-failure">Causes of failure</h2>',
+           "<p>FAIL, CRASH and TIMEOUT grouped by what went wrong, largest first, each with "
+           "one scenario to rerun; a cause shows its scenarios in the matrix below.</p>",
+           '<table id="causes"><thead><tr><th>implementation</th><th>scenarios</th>'
+           "<th>verdict</th><th>cause</th><th>rerun</th></tr></thead><tbody>"]
+    for i, cs in enumerate(m.causes):
+        for c in cs:
+            cid = m.cause_ids.get(c.cause, "")
+            out.append(f'<tr data-impl="{e(m.impls[i])}" data-cause="{cid}">'
+                       f"<th>{e(m.impls[i])}</th><td class=\"n\">{c.count}</td>"
+                       f'<td data-verdict="{e(c.verdict)}">{e(c.verdict)}</td>'
+                       f'<td><a href="?cause={cid}" data-cause-link="{cid}">{e(c.cause)}</a></td>'
+                       f"<td>{_sc_link(c.rerun, spec)}"
+                       + (f"<br><code>{e(c.rerun_command)}</code>" if c.rerun_command else "")
+                       + "</td></tr>")
+    out.append("</tbody></table>")
+    return out
+
+
+def _filters_html(m: Matrix) -> list[str]:
+    """The filter bar (the page's script enables it)."""
+    e = html.escape
+    clauses = "".join(f'<option value="{e(g.clause)}">{e(g.clause)} ({len(g.rows)})</option>'
+                      for g in m.groups)
+    levels_ = ["must", "node"] + sorted({r.level for g in m.groups for r in g.rows}
+                                        - {"must", "node"})
+    level_opts = "".join(f'<option value="{e(lv)}">{e(lv)}</option>' for lv in levels_)
+    total: dict[str, int] = {}
+    for cs in m.causes:
+        for c in cs:
+            total[c.cause] = total.get(c.cause, 0) + c.count
+    cause_opts = "".join(
+        f'<option value="{cid}">{cid} ({total[text]}): {e(text[:110])}'
+        f'{"..." if len(text) > 110 else ""}</option>'
+        for text, cid in sorted(m.cause_ids.items(), key=lambda kv: int(kv[1][1:])))
+    return ['<div id="filters">',
+            '<label>clause <select id="f-clause" disabled><option value="">all clauses</option>'
+            f"{clauses}</select></label>",
+            '<label>level <select id="f-level" disabled><option value="">all levels</option>'
+            f"{level_opts}</select></label>",
+            '<label>cause <select id="f-cause" disabled><option value="">any cause</option>'
+            f"{cause_opts}</select></label>",
+            '<span id="shown"></span>', "</div>"]
+
+
+def write(m: Matrix, out_dir: pathlib.Path, spec: str | None = None) -> list[pathlib.Path]:
+    """matrix.md and matrix.html in out_dir; `spec` as for to_html, by
+    default the checkout's docs/SPEC.md relative to out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md, page = out_dir / "matrix.md", out_dir / "matrix.html"
     md.write_text(to_markdown(m), encoding="utf-8")
-    page.write_text(to_html(m), encoding="utf-8")
+    page.write_text(to_html(m, spec_link(out_dir) if spec is None else spec),
+                    encoding="utf-8")
     return [md, page]
 
 
@@ -530,6 +727,10 @@ def add_arguments(p):
     p.add_argument("--expectations", default=None,
                    help="with --impl: expectation file, or 'auto'; unexpected results "
                         "make the exit status 1")
+    p.add_argument("--spec-url", default=None, metavar="URL",
+                   help="where matrix.html links scenarios to (URL of SPEC.md; its "
+                        "#sc-<id> anchors are added); default: the checkout's docs/SPEC.md "
+                        "relative to --out; '' for no links")
 
 
 def main(args) -> int:
@@ -547,7 +748,7 @@ def main(args) -> int:
         print(f"listen-conformance: {err}", file=sys.stderr)
     if not reports:
         return 2
-    paths = write(build(reports), out)
+    paths = write(build(reports), out, spec=args.spec_url)
     for t in node_lines_text(reports):
         print(f"matrix: {t}")
     for p in paths:

@@ -8,6 +8,7 @@ import pathlib
 import re
 import xml.etree.ElementTree as ET
 
+from . import causes
 from .verdicts import counts, levels
 
 SCHEMA_VERSION = 1
@@ -45,7 +46,9 @@ def write(out_dir: pathlib.Path, suite, stale) -> list[pathlib.Path]:
             "id": r.id, "clauses": list(r.clauses), "level": r.level,
             "applies": r.applies, "verdict": r.verdict, "message": r.message,
             **({"expected": r.expected} if r.expected else {}),
+            **({"cause": r.cause} if r.cause else {}),
         } for r in results],
+        "causes": [c.to_dict() for c in causes.for_session(suite)],
     }
     jpath = out_dir / f"{name}.json"
     jpath.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import select
 import shlex
 import signal
@@ -111,36 +112,89 @@ def check_message(msg) -> dict:
 
 class _StderrRing:
     """A runner's stderr, drained by a thread, the last STDERR_KEEP bytes kept
-    (no file: a runner that writes without end costs nothing)."""
+    (no file: a runner that writes without end costs nothing).  `mark()` and
+    `since()` give what was written between two moments (one scenario's)."""
 
     def __init__(self, stream):
         self.chunks: list[bytes] = []
         self.size = 0
-        self.dropped = 0
+        self.dropped = 0            # bytes let go from the front: total = dropped + size
         self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self.stream = stream
+        self.fd = stream.fileno()
+        self.ended = False          # the thread closed the pipe (its fd may be reused)
+        os.set_blocking(self.fd, False)
+        self.thread = threading.Thread(target=self._drain, daemon=True)
         self.thread.start()
 
-    def _drain(self, stream):
+    def _read(self) -> bool:
+        """Take what the pipe holds now (under the lock); False at its end."""
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            self.chunks.append(chunk)
+            self.size += len(chunk)
+            while self.size > STDERR_KEEP and len(self.chunks) > 1:
+                old = self.chunks.pop(0)
+                self.size -= len(old)
+                self.dropped += len(old)
+
+    def _drain(self):
         try:
             while True:
-                chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
-                if not chunk:
-                    break
+                select.select([self.fd], [], [])
                 with self.lock:
-                    self.chunks.append(chunk)
-                    self.size += len(chunk)
-                    while self.size > STDERR_KEEP and len(self.chunks) > 1:
-                        old = self.chunks.pop(0)
-                        self.size -= len(old)
-                        self.dropped += len(old)
+                    if not self._read():
+                        break
         except (OSError, ValueError):
             pass
         finally:
+            with self.lock:
+                self.ended = True
+                try:
+                    self.stream.close()
+                except OSError:
+                    pass
+
+    def sync(self):
+        """What the runner wrote before now is in the ring: a response read
+        from its stdout was written after its stderr lines, which then wait
+        in the pipe, read here rather than left to the thread."""
+        with self.lock:
+            if self.ended:
+                return
             try:
-                stream.close()
-            except OSError:
+                self._read()       # at the end of the pipe, the thread closes it
+            except (OSError, ValueError):
                 pass
+
+    def mark(self) -> int:
+        self.sync()
+        with self.lock:
+            return self.dropped + self.size
+
+    def since(self, mark: int, cap: int) -> str:
+        """What was written after `mark`, at most `cap` bytes: its head and
+        its tail when there is more, with what was left out named."""
+        self.sync()
+        with self.lock:
+            data = b"".join(self.chunks)[max(0, mark - self.dropped):]
+            gone = max(0, self.dropped - mark)      # written after the mark, let go since
+        text = ""
+        if gone:
+            text = f"[{gone} bytes not kept]\n"
+        if len(data) > cap:
+            half = cap // 2
+            text += (data[:half].decode(errors="replace")
+                     + f"\n[... {len(data) - 2 * half} bytes ...]\n"
+                     + data[-half:].decode(errors="replace"))
+        else:
+            text += data.decode(errors="replace")
+        return text
 
     def tail(self, n: int) -> str:
         with self.lock:
@@ -154,6 +208,7 @@ class Runner:
         self.argv = argv
         self.user = user
         self.name = name or argv[0]
+        self.kind = kind
         self.seq = 0
         self.stale_crashes = 0
         self.buf = b""
@@ -171,7 +226,8 @@ class Runner:
         self.view = containment.NamespaceView(self.proc.pid, self.contained)
         try:
             try:
-                self.info = self.call({"op": "hello"}, timeout=10)
+                self.info = self.call({"op": "hello"}, timeout=10,
+                                      why="the driver's deadline for the handshake")
             except RunnerLost as e:
                 raise SetupError(f"runner {shlex.join(argv)} did not start: {e.message}"
                                  f"{self.stderr_tail()}") from None
@@ -184,8 +240,9 @@ class Runner:
             raise
 
     # -- protocol ----------------------------------------------------------
-    def call(self, cmd: dict, timeout: float = 5.0) -> dict:
-        """Send one command, return its response; events go to self.events."""
+    def call(self, cmd: dict, timeout: float = 5.0, why: str | None = None) -> dict:
+        """Send one command, return its response; events go to self.events.
+        `why` says where the deadline `timeout` comes from (for a TIMEOUT)."""
         self.seq += 1
         cmd = dict(cmd, seq=self.seq)
         line = (json.dumps(cmd, separators=(",", ":")) + "\n").encode()
@@ -197,7 +254,7 @@ class Runner:
                              f"{self.proc.poll()}) before '{cmd['op']}'") from None
         deadline = time.monotonic() + timeout
         while True:
-            msg = self._read_line(deadline, cmd["op"])
+            msg = self._read_line(deadline, cmd["op"], timeout, why)
             if "ev" in msg:
                 if len(self.events) >= MAX_EVENTS:
                     raise RunnerLost("CRASH", f"protocol: more than {MAX_EVENTS} events in "
@@ -214,6 +271,13 @@ class Runner:
                 # The C host answers for a scenario process it has lost and
                 # lives on; the JS adapter answers for itself, then exits.
                 zygote = getattr(self, "info", {}).get("runner") == "c-host"
+                if msg.get("timeout") is True:
+                    # The host's own deadline (--scenario-timeout-ms), not ours.
+                    raise RunnerLost("TIMEOUT", f"the host killed the scenario's process "
+                                     f"during '{cmd['op']}': it lasted longer than the "
+                                     f"host's own deadline, --scenario-timeout-ms "
+                                     f"{msg.get('ms', '?')} since 'begin'",
+                                     runner_ok=zygote and self.alive())
                 raise RunnerLost("CRASH", f"the implementation's process {str(detail)[:500]} "
                                  f"during '{cmd['op']}'",
                                  runner_ok=zygote and self.alive())
@@ -221,12 +285,15 @@ class Runner:
                 continue  # a stale answer (e.g. to a command lost in a crash)
             return msg
 
-    def _read_line(self, deadline: float, op: str) -> dict:
+    def _read_line(self, deadline: float, op: str, timeout: float | None = None,
+                   why: str | None = None) -> dict:
         fd = self.proc.stdout.fileno()
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise RunnerLost("TIMEOUT", f"no answer to '{op}' within the deadline")
+                why = why or "the driver's deadline for one command"
+                raise RunnerLost("TIMEOUT", f"no answer to '{op}' within {_secs(timeout)} "
+                                 f"({why}); {self.own_deadline()}")
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
@@ -299,6 +366,30 @@ class Runner:
                 pass
         self.stderr.thread.join(timeout=2)
 
+    def own_deadline(self) -> str:
+        """What the runner was told of a deadline of its own (a TIMEOUT says
+        it): the C host's --scenario-timeout-ms, if it was passed one."""
+        if self.kind != "c":
+            return "the JavaScript runner has no deadline of its own"
+        argv = list(self.argv)
+        for i, a in enumerate(argv):
+            if a == "--scenario-timeout-ms" and i + 1 < len(argv):
+                return f"the host was told --scenario-timeout-ms {argv[i + 1]}"
+            if a.startswith("--scenario-timeout-ms="):
+                return f"the host was told {a}"
+        return "the host was given no --scenario-timeout-ms (no deadline of its own)"
+
+    def stderr_mark(self) -> int:
+        """Where the runner's stderr stands now (for stderr_since)."""
+        return self.stderr.mark()
+
+    def stderr_since(self, mark: int, cap: int = 4096) -> str:
+        """What the runner wrote to stderr after `mark`, at most `cap`
+        bytes (head and tail), as text."""
+        if self.proc.poll() is not None:
+            self.stderr.thread.join(timeout=1)   # what it wrote before it ended
+        return self.stderr.since(mark, cap)
+
     def stderr_tail(self, n: int = 600) -> str:
         if self.proc.poll() is not None:
             self.stderr.thread.join(timeout=1)   # what it wrote before it ended
@@ -325,6 +416,11 @@ def _lacks(value) -> dict[str, str]:
     return out
 
 
+def _secs(t: float | None) -> str:
+    """A deadline in words: 6.5 -> '6.5 s'."""
+    return "the deadline" if t is None else f"{t:.3g} s"
+
+
 def _status(code: int) -> str:
     return f"signal {-code}" if code < 0 else f"status {code}"
 
@@ -345,8 +441,24 @@ class Impl:
         self.node_version = node_version
         self.c_parts: paths.CParts | None = None
         self.share = None               # where the adapter is copied for the runner's user
+        self.by_path = False            # a shim library given by its path
+        self.file_name = None           # its name from the file, once take_own_name() ran
         self.kind, self.argv, self.name = _resolve(spec, self)
         self._runners: dict[str | None, Runner] = {}
+
+    def take_own_name(self, info: dict | None):
+        """A shim library given by its path is named as it names itself (the
+        `impl` of its hello: its descriptor's `name`), in the report and the
+        summary, rather than after its file; the file's name is kept as
+        `file_name` (an expectation file of that name still applies).  A
+        shim named by the suite (reference, shim:NAME, mutant:, faulty:) and
+        a JavaScript runtime keep the name the suite gave them."""
+        own = (info or {}).get("impl")
+        if not self.by_path or not isinstance(own, str):
+            return
+        own = re.sub(r"[^A-Za-z0-9._+-]+", "_", own.strip())[:64].strip("._-")
+        if own and self.file_name is None:
+            self.file_name, self.name = self.name, own
 
     def runner(self, user: str | None = containment.DEFAULT) -> Runner:
         """The runner for `user` (default: containment.default_user(), the
@@ -421,8 +533,10 @@ def _resolve(spec: str, impl: Impl):
 
     def shim_file(path: str):
         p = pathlib.Path(path).resolve()
-        # build/lib/lc-shim-libuv.so and shim:libuv are one implementation,
-        # with one report and one expectation file name: shim-libuv.
+        impl.by_path = True
+        # Named after the file until its hello names it (Impl.take_own_name):
+        # build/lib/lc-shim-libuv.so is then "libuv"; its file name, shim-libuv
+        # (shim:libuv's name), still finds fixtures/expectations/shim-libuv.toml.
         return c_shim(p, p.name.removesuffix(".so").removeprefix("lc-"))
 
     def js_runtime(command: str, explicit: bool):
@@ -484,6 +598,11 @@ def _resolve(spec: str, impl: Impl):
             return shim_file(spec)
         if kind == "no":
             raise SetupError(f"{spec} {why}")
+    if len(words) == 1 and not which(spec) and \
+            re.search(r"\.(c|h|cc|cpp|o|a|so(\.\d+)*|js|mjs|cjs)$", spec):
+        # A file's name, not a command: say where it was looked for.
+        raise SetupError(f"no such file in {os.getcwd()} (a relative path is taken "
+                         f"from the directory the suite runs in; give an absolute path)")
     return js_runtime(spec, explicit=False)
 
 

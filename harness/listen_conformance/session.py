@@ -19,7 +19,7 @@ import pytest
 
 from . import expectations as expectations_mod
 from . import report as report_mod
-from . import lines, paths, table
+from . import causes, lines, paths, table
 from .paths import SCENARIO_DIR
 from .verdicts import BAD, EXIT_UNEXPECTED, EXIT_USAGE, RESULT_KEY, Result, counts, levels
 
@@ -61,11 +61,11 @@ class SuiteSession:
             self.table = table.load(SCENARIO_DIR, self.clauses)
             unknown = self.only - {s["id"] for s in self.table}
             if unknown:
-                pytest.exit("--scenario names no scenario: " + ", ".join(sorted(unknown)),
+                pytest.exit(unknown_ids("scenario", unknown, [s["id"] for s in self.table]),
                             returncode=EXIT_USAGE)
             unknown = self.only_clauses - set(self.clauses)
             if unknown:
-                pytest.exit("--clause names no clause: " + ", ".join(sorted(unknown)),
+                pytest.exit(unknown_ids("clause", unknown, list(self.clauses)),
                             returncode=EXIT_USAGE)
             self.index = {s["id"]: i for i, s in enumerate(self.table)}
         return self.table
@@ -77,6 +77,8 @@ class SuiteSession:
             # SIGTERM ends the run as Ctrl-C does: runners ended, the report
             # marked as interrupted.
             signal.signal(signal.SIGTERM, _interrupt)
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                signal.signal(signal.SIGINT, _interrupt)
         try:
             self.load_table()
         except table.TableError as e:
@@ -99,11 +101,12 @@ class SuiteSession:
             pytest.exit(f"--impl {self.impl_spec}: {e}", returncode=EXIT_USAGE)
 
         self.impl = impl
+        impl.take_own_name(self.info)     # a shim given by path: the name it gives itself
         self.judged_as = judged_as(impl.kind, self.info, self.node_line,
                                    bool(self.node_line_given))
         self.expect = expectations_mod.load(config.getoption("--expectations"),
-                                            impl.name, self.table,
-                                            line=self.judged_as["line"])
+                                            expectation_name(impl, self.judged_as["line"]),
+                                            self.table, line=self.judged_as["line"])
 
     def pytest_sessionstart(self, session):
         from .capabilities import Capabilities
@@ -122,9 +125,13 @@ class SuiteSession:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         if self.is_worker:
             return
-        # Ctrl-C, SIGTERM or a fail-fast stop: the results are not the whole run.
-        self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or (
-            bool(session.shouldstop) and len(self.results) < len(self.selected))
+        # Ctrl-C, SIGTERM or a fail-fast stop (-x and --maxfail set shouldfail,
+        # pytest.exit shouldstop): the results are not the whole run.
+        self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(_SIGNALLED) or (
+            bool(session.shouldstop or session.shouldfail)
+            and len(self.results) < len(self.selected))
+        if _SIGNALLED:
+            exitstatus = session.exitstatus = pytest.ExitCode.INTERRUPTED
         stale = self.expect.stale({s["id"] for s in self.table}, self.selected,
                                   self.results) if self.expect and not self.interrupted else []
         self.stale = stale
@@ -180,12 +187,17 @@ class SuiteSession:
             tr.write_line(f"judged as Node {self.judged_as['node_version']} "
                           f"({self.judged_as['why']})")
         tr.write_line("  ".join(f"{k} {v}" for k, v in count.items()))
+        skips = skip_summary(self.results.values())
+        if skips:
+            tr.write_line(skips)
         if getattr(self, "interrupted", False):
             tr.write_line(f"INTERRUPTED after {len(self.results)} of {len(self.selected)} "
                           f"scenarios: no judgement of conformance")
         judged = levels(self.results.values(), interrupted=getattr(self, "interrupted", False))
         tr.write_line(f"conforms (MUST scenarios): {judged['conforms']}    "
                       f"behaves as Node does (all scenarios): {judged['node_identical']}")
+        for line in causes.summary_lines(causes.for_session(self)):
+            tr.write_line(line)
         for r in self.results.values():
             if r.unexpected:
                 tr.write_line(f"UNEXPECTED {r.verdict} {r.id}"
@@ -225,6 +237,10 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self):
         from .executor import Executor
+        if _SIGNALLED:
+            # The KeyboardInterrupt the signal raised was swallowed (raised
+            # inside a finalizer, Python only prints those): stop here.
+            raise KeyboardInterrupt(f"signal {_SIGNALLED[0]}")
         suite = self.parent.suite
         sc = self.scenario
         ex = Executor(suite.impl, sc, suite.run_dir, suite.index[sc["id"]], suite.caps,
@@ -238,7 +254,7 @@ class ScenarioItem(pytest.Item):
             exp = None
         result = Result(
             id=sc["id"], clauses=list(sc["clauses"]), level=sc["level"], applies=sc["applies"],
-            verdict=v.verdict, message=v.message, step=v.step,
+            verdict=v.verdict, message=v.message, step=v.step, cause=causes.of(v, sc),
             expected=exp["verdict"] if exp else None,
             expected_reason=exp.get("reason", "") if exp else "",
             unexpected=bool(exp and exp["verdict"] != v.verdict) or
@@ -287,12 +303,72 @@ class ScenarioItem(pytest.Item):
         return self.path, None, f"scenario {self.name}"
 
 
+_SIGNALLED: list[int] = []   # the signals that asked the run to stop
+
+
 def _interrupt(signum, frame):
+    _SIGNALLED.append(signum)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _step_text(step):
     return "{ " + ", ".join(f"{k} = {v!r}" for k, v in step.items()) + " }"
+
+
+def expectation_name(impl, line: str | None) -> str:
+    """The name `--expectations auto` looks up (fixtures/expectations/NAME.toml
+    or NAME@nodeLINE.toml): the implementation's name, which is the report's;
+    for a shim given by path, its file's name when only that has a file."""
+    for name in (impl.name, getattr(impl, "file_name", None)):
+        if name and any((expectations_mod.DIR / f).exists()
+                        for f in (f"{name}.toml", f"{name}@node{line}.toml")):
+            return name
+    return impl.name
+
+
+def unknown_ids(what: str, unknown, known) -> str:
+    """One line for --scenario / --clause ids that name nothing, with the
+    nearest ids of each: "--scenario smoke.port-cb names no scenario (nearest:
+    forms.overload-port-listener, ...); `listen-conformance list` lists them"."""
+    parts = []
+    for word in sorted(unknown):
+        near = table.nearest(word, known)
+        parts.append(f"--{what} {word} names no {what}"
+                     + (f" (nearest: {', '.join(near)})" if near else ""))
+    where = "conformance/spec/CLAUSES.md lists them" if what == "clause" else \
+        "`listen-conformance list` lists them"
+    return "; ".join(parts) + f"; {where}"
+
+
+def skip_reason_group(reason: str) -> str:
+    """The gist of a SKIP reason, what SKIPs are counted by: the text before
+    its first parenthesis, semicolon or colon ('JavaScript-only scenario',
+    'needs IPv6 on loopback'); the Node version ranges as one."""
+    import re
+    first = (reason or "").strip().splitlines()[0] if (reason or "").strip() else ""
+    gate = re.match(r"expectation holds for Node .*; judged as (Node \S+)", first)
+    if gate:        # _version_gate's reasons, one range each: counted together
+        return f"for other Node versions (judged as {gate.group(1)})"
+    gist = re.split(r" \(|; |: ", first, maxsplit=1)[0].strip()
+    if not gist:
+        return "no reason given"
+    gist = gist if len(gist) <= 80 else gist[:79] + "…"
+    return gist + (" …" if gist != first else "")
+
+
+def skip_summary(results, top: int = 6) -> str | None:
+    """One line counting the SKIPs by reason, largest first:
+    'SKIP 51: 37 JavaScript-only scenario …; 14 needs IPv6 on loopback …'."""
+    import collections
+    groups = collections.Counter(skip_reason_group(r.message) for r in results
+                                 if r.verdict == "SKIP")
+    if not groups:
+        return None
+    parts = [f"{n} {g}" for g, n in sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))]
+    if len(parts) > top:
+        rest = sum(n for _, n in sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))[top:])
+        parts = parts[:top] + [f"{rest} for {len(groups) - top} other reasons"]
+    return f"SKIP {sum(groups.values())}: " + "; ".join(parts) + "  [-rs lists each]"
 
 
 def rerun_command(impl_spec: str, sid: str, node_line: str | None = None) -> str:

@@ -42,6 +42,8 @@ GROUP_TITLES = {CALL: "Calls on the implementation (sent to the runner)",
 # default, so they do not depend on the environment.
 DEFAULT_WAIT_MS = 1500
 WAIT_MS = int(os.environ.get("LC_WAIT_MS", DEFAULT_WAIT_MS))
+# How much longer than a wait the runner may take to answer its `run`.
+RUN_SLACK_S = 5
 # timewait: how long the server may take to close an accepted connection,
 # and how long the TIME_WAIT socket may take to show in sock_diag.
 TIMEWAIT_CLOSE_S = 2.0
@@ -132,7 +134,9 @@ class Listen:
         if "throws" in step:
             if r.get("r") == "throw":
                 if r.get("code") != step["throws"]:
-                    raise Fail(f"{call} threw the wrong error", step["throws"], r.get("code"))
+                    raise Fail(f"{call} threw the wrong error", step["throws"], r.get("code"),
+                               detail=[f"thrown: {r.get('code')}: "
+                                       f"{str(r.get('message'))[:300]!r}"])
                 return
             if r.get("r") == "ok":
                 raise Fail(f"{call} returned; it must throw", step["throws"], "no throw")
@@ -241,7 +245,8 @@ class Wait:
         used = ex.consumed.get((srv, name), 0)
         if len(ex.emissions(srv, name)) <= used:
             r = ex.call({"op": "run", "srv": srv, "until": name, "ms": ms},
-                        timeout=ms / 1000 + 5)
+                        timeout=ms / 1000 + RUN_SLACK_S,
+                        why=f"the step's wait {seconds(ms)} + {RUN_SLACK_S} s slack")
             if r.get("r") == "timeout" or len(ex.emissions(srv, name)) <= used:
                 seen = [event_text(e) for e in ex.events]
                 raise Fail(f"server {srv} did not emit '{name}' within {ms} ms",
@@ -479,19 +484,24 @@ class File:
             st = os.lstat(path)
         except FileNotFoundError:
             st = None
+
+        def fail(what, want, got):
+            # ... showing what is there instead: the scenario directory's entries.
+            return Fail(f"{path} {what}", want, got, detail=[ex.listing()])
+
         if "exists" in step and (st is not None) != step["exists"]:
-            raise Fail(f"{path} " + ("is missing" if st is None else "is still there"),
+            raise fail("is missing" if st is None else "is still there",
                        "exists" if step["exists"] else "absent",
                        "absent" if st is None else "exists")
         if st is None:
             if "socket" in step or "mode" in step:
-                raise Fail(f"{path} is missing", "a file", "absent")
+                raise fail("is missing", "a file", "absent")
             return
         if "socket" in step and stat.S_ISSOCK(st.st_mode) != step["socket"]:
-            raise Fail(f"{path} type differs", "socket" if step["socket"] else "not a socket",
+            raise fail("type differs", "socket" if step["socket"] else "not a socket",
                        stat.filemode(st.st_mode))
         if "mode" in step and (st.st_mode & 0o777) != step["mode"]:
-            raise Fail(f"{path} mode differs", oct(step["mode"]), oct(st.st_mode & 0o777))
+            raise fail("mode differs", oct(step["mode"]), oct(st.st_mode & 0o777))
 
     def words(w, step):
         path = w.value(step["file"])

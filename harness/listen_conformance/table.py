@@ -165,3 +165,25 @@ def by_clause(scenarios: list[dict], clauses: dict) -> dict[str, list[dict]]:
         for c in sc["clauses"]:
             out.setdefault(c, []).append(sc)
     return out
+
+
+def nearest(word: str, choices, n: int = 3) -> list[str]:
+    """The ids nearest to one that names nothing, for "did you mean": the ids
+    it begins, then difflib's close matches, then the ids that share the most
+    of its words (split at '.', '-', '_': `smoke.port-cb` finds the ids with
+    'port' and 'cb' in them)."""
+    import difflib
+    choices = list(choices)
+    out = [c for c in choices if word and c.startswith(word)][:n]
+    for c in difflib.get_close_matches(word, choices, n=n, cutoff=0.6):
+        if c not in out:
+            out.append(c)
+    words = {w for w in re.split(r"[.\-_]+", word.lower()) if w}
+    if words and len(out) < n:
+        shared = []
+        for c in choices:
+            k = len(words & set(re.split(r"[.\-_]+", c.lower())))
+            if k and c not in out:
+                shared.append((-k, len(c), c))
+        out += [c for _, _, c in sorted(shared)]
+    return out[:n]

@@ -32,6 +32,9 @@ class Verdict:
     verdict: str
     message: str = ""
     step: int | None = None     # 1-based step that decided it, if one did
+    # For a FAIL: the `Fail` that ended it, with its structured expected and
+    # actual (causes.py groups failures by them).
+    failure: "Fail | None" = None
 
 
 @dataclasses.dataclass
@@ -47,6 +50,7 @@ class Result:
     expected: str | None = None          # the expectation file's verdict, if any
     expected_reason: str = ""
     unexpected: bool = False
+    cause: str = ""     # FAIL/CRASH/TIMEOUT: what went wrong, normalised (causes.py)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -86,11 +90,14 @@ def levels(results: Iterable[Result], interrupted: bool = False) -> dict[str, st
 class Fail(Exception):
     """An expectation did not hold: the scenario is FAIL, with expected/actual."""
 
-    def __init__(self, message, expected=None, actual=None):
+    def __init__(self, message, expected=None, actual=None, detail=None):
         super().__init__(message)
         self.message = message
         self.expected = expected
         self.actual = actual
+        # Lines shown after expected/actual: what is there instead (a
+        # directory's entries, a thrown error's message), not compared.
+        self.detail = list(detail or [])
 
 
 class Skip(Exception):

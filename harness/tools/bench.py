@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """make bench: the suite's speed and the reference's, side by side, as ratios.
 
-Three groups, all measured in this one run on this machine:
+Four groups, all measured in this one run on this machine:
+  0. the front door: the documented command (./lc, what `make conformance`
+     runs), warm, against the reference, beside the suite alone (the same
+     pytest run without the set-up), interleaved, median of --door-runs;
   1. the whole suite's wall time (pytest start-up included) and scenarios per
      second, against the reference and against node, serial and on 2 cores;
   2. the harness's cost per scenario next to the floor: spawning a trivial C
@@ -54,6 +57,33 @@ def suite_run(build, impl, jobs, report_dir):
     ran = sum(v for k, v in rep["summary"].items() if k != "SKIP")
     total = sum(rep["summary"].values())
     return t, ran, total, rep["summary"]
+
+
+def front_door(build, runs):
+    """(median of ./lc warm, median of the suite alone, both lists of times).
+    The suite alone is the pytest run ./lc makes after its set-up."""
+    env = launch.suite_env()
+    for var in ("LC_IMPL", "LC_SCENARIO", "LC_CLAUSE", "LC_NODE_LINE", "LC_EXPECT",
+                "LC_BUILD_DIR"):
+        env.pop(var, None)
+    env["PYTHON"] = sys.executable       # ./lc's interpreter
+    door = [str(ROOT / "lc"), f"BUILD={build}"]
+    alone = launch.suite_argv("--build-dir", build, "-p", "no:xdist")
+    alone_env = dict(env, LC_EXPECT="auto")
+
+    def timed(cmd, env):
+        t = time.perf_counter()
+        p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        if p.returncode != 0:
+            sys.exit(f"bench: `{' '.join(map(str, cmd))}` exited {p.returncode}:\n"
+                     f"{(p.stdout + p.stderr)[-2000:]}")
+        return time.perf_counter() - t
+    timed(door, env)                     # warm: the stamps, the build, the page cache
+    t_door, t_alone = [], []
+    for _ in range(runs):                # interleaved: a change of load hits both
+        t_door.append(timed(door, env))
+        t_alone.append(timed(alone, alone_env))
+    return statistics.median(t_door), statistics.median(t_alone), t_door, t_alone
 
 
 def collect_only(build, impl):
@@ -132,12 +162,27 @@ def main():
     ap.add_argument("--clients", type=int, default=2,
                     help="Client processes (the same for both servers)")
     ap.add_argument("--seconds", type=int, default=10, help="Time bound per load run")
+    ap.add_argument("--door-runs", type=int, default=5,
+                    help="Warm runs of the front door and of the suite alone (median)")
     a = ap.parse_args()
     build = pathlib.Path(a.build_dir).resolve()
     for need in ("bin/lc-host", "bin/lc-floor", "bin/lc-bench-client",
                  "bin/lc-bench-server", "lib/lc-shim-reference.so"):
         if not (build / need).exists():
             sys.exit(f"bench: {build / need} is missing: run `make build` first")
+
+    print("== 0. the front door: ./lc (the documented command, what `make conformance` "
+          "runs), warm, against the reference ==")
+    door, alone, t_door, t_alone = front_door(build, a.door_runs)
+    print(f"  ./lc BUILD={build}:  median of {a.door_runs}: {door:.2f} s  "
+          f"({', '.join(f'{t:.2f}' for t in t_door)})")
+    print(f"  the suite alone (the same pytest run, no set-up):  median of {a.door_runs}: "
+          f"{alone:.2f} s  ({', '.join(f'{t:.2f}' for t in t_alone)})")
+    print(f"  ratio front door / suite alone: {door / alone:.2f}x (target < 1.25x: "
+          f"{'met' if door / alone < 1.25 else 'NOT met'}); front door within 1.2 s: "
+          f"{'met' if door <= 1.2 else 'NOT met'}")
+    print(f"  (load average over the last minute: {os.getloadavg()[0]:.2f} on "
+          f"{os.cpu_count()} cores)")
 
     print("== 1. the whole suite (wall time, pytest start-up included) ==")
     rows = {}
