@@ -88,9 +88,17 @@ def test_runner_output_is_checked_against_the_protocol(line, why):
     check_message({"r": "ok", "seq": 3, "value": {"address": "::", "port": 1}})
 
 
+def _default_sigint():
+    # A test run started in the background of a non-interactive shell (a
+    # soak script's `&`) inherits SIGINT ignored, and so would the suite: a
+    # run that ignores Ctrl-C on purpose, which is not what these tests try.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _suite(args, env=None, **kw):
     return subprocess.Popen(launch.suite_argv(*args), env=launch.suite_env(env), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_default_sigint, **kw)
 
 
 def _marked(mark):
@@ -132,16 +140,37 @@ def slow_node():
     shutil.rmtree(d, ignore_errors=True)
 
 
+def _read_until_progress(p, marks, seconds):
+    """What the suite printed until `marks` progress characters (one per
+    scenario: . s F …) followed its first progress line's start."""
+    import select
+    got, deadline = "", time.monotonic() + seconds
+    fd = p.stdout.fileno()
+    while time.monotonic() < deadline:
+        if not select.select([fd], [], [], 0.2)[0]:
+            continue
+        chunk = os.read(fd, 256).decode(errors="replace")
+        if not chunk:
+            break
+        got += chunk
+        line = got.rsplit("\n", 1)[-1]
+        if len(line) >= marks and set(line) <= set(".sFEx"):
+            break
+    return got
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_run_says_so_and_leaves_nothing(tmp_path, sig, slow_node):
     mark = uuid.uuid4().hex
     env = dict(os.environ, LC_RUN_MARK=mark)
     p = _suite(["--impl", slow_node, "--report-dir", tmp_path, "-p", "no:xdist"], env=env)
-    time.sleep(4.0)
-    assert p.poll() is None, p.communicate()[0][-2000:]
+    # The signal comes once some scenarios have run (their progress marks are
+    # out), however slowly a loaded machine starts the run.
+    seen = _read_until_progress(p, marks=5, seconds=60)
+    assert p.poll() is None, seen + p.communicate()[0][-2000:]
     p.send_signal(sig)
-    out = p.communicate(timeout=60)[0]
-    assert p.returncode != 0
+    out = seen + p.communicate(timeout=60)[0]
+    assert p.returncode != 0, out[-3000:]
     (report,) = tmp_path.glob("*.json")
     rep = json.loads(report.read_text())
     assert rep["interrupted"] is True, out[-2000:]
