@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD, ROOT, need_build, run_suite
-from test_standalone import _open_dir, tracked_files
+from test_standalone import _open_dir, copy_checkout
 
 GUIDE = ROOT / "docs" / "implementers-guide.md"
 MARK = re.compile(r"^<!-- quickstart: ([a-z-]+) -->\s*$")
@@ -70,11 +70,7 @@ def checkout():
     top = _open_dir("lc-quickstart-")
     try:
         lc = top / "listen-conformance"
-        for f in tracked_files():
-            if f.is_file():
-                dst = lc / f.relative_to(ROOT)
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(f, dst)
+        copy_checkout(lc)
         (lc / "build").symlink_to(BUILD.resolve(), target_is_directory=True)
         subprocess.run(["chmod", "-R", "a+rX", str(top)], check=True)
         yield top, lc

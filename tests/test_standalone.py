@@ -200,17 +200,22 @@ def test_installed_without_c_parts_says_so_in_one_line(installed):
     assert "Traceback" not in out + err
 
 
+def copy_checkout(to: pathlib.Path):
+    """Copy the checkout's tracked and new files, as they are now, to `to`."""
+    for f in tracked_files():
+        if f.is_file():
+            dst = to / f.relative_to(ROOT)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, dst)
+
+
 def test_a_wheel_carries_the_data():
     """`pip wheel` builds a wheel holding the table, the clauses and the adapter."""
     import zipfile
     top = pathlib.Path(tempfile.mkdtemp(prefix="lc-wheel-"))
     try:
         src = top / "src"
-        for f in tracked_files():
-            if f.is_file():
-                dst = src / f.relative_to(ROOT)
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(f, dst)
+        copy_checkout(src)
         p = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                             "--no-index", "--no-build-isolation", "-w", str(top / "dist"),
                             str(src)], capture_output=True, text=True, timeout=600, cwd=top)
