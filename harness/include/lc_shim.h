@@ -261,8 +261,10 @@ typedef struct lc_shim_s {
    * last listen() had no signal. */
   int (*abort)(lc_server_t *server);
 
-  /* The fd of the listening socket, or -1 when there is none.  The host
-   * only inspects it (getsockopt, sock_diag); it never closes it. */
+  /* The fd of the listening socket, or -1 when there is none (or the
+   * implementation would rather not say).  A hint: the harness finds the
+   * listening socket itself (sock_diag and /proc) and FAILs a scenario where
+   * this names another socket.  The host never closes it. */
   int (*fd)(lc_server_t *server);
 
   /* Run the event loop: return after at least one callback ran, or after

@@ -13,6 +13,7 @@ scenario's directory, its reserved ports, its sockets made by `mksock`.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import socket
@@ -25,7 +26,7 @@ from .observe import ObserveError
 from .runner import RunnerLost, SetupError
 from .steps import KINDS, step_kind
 from .values import TokenError, resolve
-from .verdicts import Fail, Skip, Verdict
+from .verdicts import CANNOT_OBSERVE, Fail, Skip, Verdict
 
 
 class Executor:
@@ -313,11 +314,108 @@ class Executor:
         return [e for e in self.events
                 if e["ev"] == "emit" and e.get("srv", "A") == srv and e.get("name") == name]
 
-    def listening_fd(self, srv):
-        fd = self.ok(self.call({"op": "fd", "srv": srv}), "fd").get("value")
-        if not isinstance(fd, int) or fd < 0:
-            raise Fail(f"server {srv} has no listening socket to inspect", "an fd", fd)
-        return fd
+    def listening_socket(self, srv) -> dict:
+        """The socket server `srv` listens on, found from outside: the
+        listening sockets the kernel holds (sock_diag) that a process of the
+        implementation holds (its fd table in /proc), matched on where the
+        server says it listens (`address()`, cross-checked against the
+        kernel's word).  The implementation's own `fd()` is a hint at most:
+        it only tells apart sockets that listen on the same address (two
+        servers with reusePort), and a hint that names another socket FAILs.
+        What the harness cannot see on this machine SKIPs ("cannot observe"),
+        never FAILs.  Returns observe.listening_sockets()'s entry, with the
+        (pid, fd) that holds it."""
+        try:
+            os.listdir(f"/proc/{self.pid}/fd")
+        except PermissionError as e:
+            raise Skip(f"{CANNOT_OBSERVE}the implementation's fd table ({e})") from None
+        except OSError:
+            pass            # gone: no socket will be found, and the scenario says so
+        held = observe.sockets_held(self.runner.view.members())
+        try:
+            kernel = observe.listening_sockets()
+        except (ObserveError, OSError) as e:
+            raise Skip(f"{CANNOT_OBSERVE}the kernel's list of listening sockets ({e})") from None
+        mine = {i: dict(kernel[i], pid=held[i][0], fd=held[i][1], inode=i)
+                for i in held if i in kernel}
+        value = self.call({"op": "address", "srv": srv}).get("value")
+        if isinstance(value, dict) and isinstance(value.get("port"), int):
+            where = f"{value.get('address')}:{value['port']}"
+            at_port = [m for m in mine.values() if m["kind"] == "tcp"
+                       and m["port"] == value["port"]]
+            found = [m for m in at_port if _same_host(m, value)]
+            if at_port and not found:
+                raise Fail(f"server {srv}'s address() does not name the socket it listens on",
+                           where, "; ".join(observe.describe_listener(m) for m in at_port)
+                           + " (the kernel's word)")
+        elif isinstance(value, str) and value:
+            where = observe.describe_listener({"kind": "unix", "name": value})
+            found = [m for m in mine.values() if m["kind"] == "unix"
+                     and _same_unix_name(m["name"], value, self.dir)]
+        else:
+            # No address (Node's address() is null for a Unix socket it was
+            # handed by fd): what the scenario itself set up to be listened
+            # on - its reserved ports, its own directory and abstract names,
+            # the sockets its mksock steps made.
+            where = "what the scenario set up (its ports, paths and sockets)"
+            found = [m for m in mine.values() if self._scenario_made(m)]
+        if not found:
+            raise Fail(f"no socket of the implementation listens on {where} "
+                       f"(server {srv}'s address())", f"a listening socket on {where}",
+                       "none", detail=[self._listening_now(mine)])
+        hint = self._fd_hint(srv)
+        if hint is not None:
+            chosen = [m for m in found if m["inode"] == hint[1]]
+            if not chosen:
+                raise Fail(f"fd {hint[0]} is not the socket listening on "
+                           f"{observe.describe_listener(found[0])}",
+                           "fd() to name that socket", hint[2])
+            return chosen[0]
+        if len(found) > 1:
+            raise Skip(f"{CANNOT_OBSERVE}{len(found)} sockets of the implementation listen on "
+                       f"{where} and server {srv} names none of them (fd())")
+        return found[0]
+
+    def _scenario_made(self, m) -> bool:
+        """Whether a listening socket is one the scenario set up to be
+        listened on: a port it reserved, a name in its own directory or one of
+        its abstract names, or a socket one of its mksock steps made."""
+        if m["kind"] == "tcp" and m["port"] in {s.getsockname()[1] for s in self.ports.values()}:
+            return True
+        name = m.get("name") or ""
+        if name.startswith("\0"):
+            return name.startswith(f"\0lc-{self.run_id}-{self.idx}-")
+        if name:
+            full = os.path.normpath(os.path.join(self.dir, name))
+            return any(full.startswith(os.path.normpath(d) + os.sep)
+                       for d in (self.dir, os.path.realpath(self.dir)))
+        for fd in self.fds.values():
+            try:
+                if observe.socket_inode(self.pid, fd) == m["inode"]:
+                    return True
+            except ObserveError:
+                continue
+        return False
+
+    def _fd_hint(self, srv):
+        """The implementation's own word on its listening fd, (fd, inode,
+        what that fd is), or None when it gives none (-1, or no answer)."""
+        r = self.call({"op": "fd", "srv": srv})
+        fd = r.get("value") if r.get("r") == "ok" else None
+        if not isinstance(fd, int) or isinstance(fd, bool) or fd < 0:
+            return None
+        try:
+            inode = observe.socket_inode(self.pid, fd)
+        except ObserveError as e:
+            return (fd, None, str(e))
+        what = observe.describe_sockets([inode]).get(inode, "a socket")
+        return (fd, inode, f"fd {fd} is {what}")
+
+    def _listening_now(self, mine) -> str:
+        if not mine:
+            return "the implementation's processes hold no listening socket"
+        return "the implementation's processes hold listening sockets on: " + ", ".join(
+            observe.describe_listener(m) for m in sorted(mine.values(), key=lambda m: m["fd"]))
 
     def target(self, step):
         """Where a connection for this step goes: (host, port) or a path."""
@@ -395,3 +493,31 @@ def _file_type(mode: int) -> str:
 # Protocol operations a runner may say it cannot do (a JavaScript runtime
 # without Node's socket wraps cannot make a socket outside net.Server).
 OPTIONAL_OPS = {"mksock"}
+
+
+def _same_host(listener: dict, value: dict) -> bool:
+    """Whether the kernel's listening socket is bound where address() says:
+    the same family and the same address (compared as addresses, so that
+    '::' and '0:0::0' agree)."""
+    fam = value.get("family")
+    fam = {4: "IPv4", 6: "IPv6"}.get(fam, fam)     # a number in Node 18.0-18.3
+    if fam not in (listener["family"], None):
+        return False
+    try:
+        return ipaddress.ip_address(str(value.get("address")).split("%")[0]) == \
+            ipaddress.ip_address(listener["address"])
+    except ValueError:
+        return False
+
+
+def _same_unix_name(kernel: str, reported: str, cwd: str) -> bool:
+    """A Unix socket's name as the kernel holds it (the string given to
+    bind(2), relative or not) against the one address() reports."""
+    if kernel == reported:
+        return True
+    if kernel.startswith("\0") or reported.startswith("\0"):
+        # Older libuv binds an abstract name padded with NULs to the whole of
+        # sun_path; address() reports it without them.
+        return kernel.rstrip("\0") == reported.rstrip("\0")
+    return os.path.normpath(os.path.join(cwd, kernel)) == \
+        os.path.normpath(os.path.join(cwd, reported))

@@ -44,7 +44,9 @@ LOOPBACK_V6 = "::1"
 
 
 class ObserveError(Exception):
-    pass
+    def __init__(self, message, errno_=None):
+        super().__init__(message)
+        self.errno = errno_     # the system call's errno, where one failed
 
 
 # ---------------------------------------------------------------------------
@@ -58,13 +60,13 @@ def steal_fd(pid: int, fd: int) -> int:
     try:
         pidfd = os.pidfd_open(pid)
     except OSError as e:
-        raise ObserveError(f"pidfd_open({pid}): {e.strerror}") from None
+        raise ObserveError(f"pidfd_open({pid}): {e.strerror}", e.errno) from None
     try:
         dup = _libc.syscall(SYS_pidfd_getfd, pidfd, fd, 0)
         if dup < 0:
             err = ctypes.get_errno()
             raise ObserveError(f"pidfd_getfd(pid {pid}, fd {fd}): "
-                               f"{os.strerror(err)}")
+                               f"{os.strerror(err)}", err)
         return dup
     finally:
         os.close(pidfd)
@@ -134,7 +136,8 @@ def _inet_dump(family: int, states: int):
         fam, state = msg[0], msg[1]
         sport, dport = struct.unpack_from("!HH", msg, 4)
         _exp, rq, wq, _uid, inode = struct.unpack_from("=IIIII", msg, 52)
-        yield {"family": fam, "state": state, "sport": sport, "dport": dport,
+        src = socket.inet_ntop(fam, msg[8:8 + (4 if fam == socket.AF_INET else 16)])
+        yield {"family": fam, "state": state, "sport": sport, "dport": dport, "src": src,
                "rqueue": rq, "wqueue": wq, "inode": inode}
 
 
@@ -156,6 +159,39 @@ def _unix_dump():
                 info["name"] = payload
             off += (alen + 3) & ~3
         yield info
+
+
+def listening_sockets() -> dict[int, dict]:
+    """Every listening TCP and Unix socket the kernel holds, by inode, as
+    sock_diag reports it: {"kind": "tcp", "family": "IPv4"|"IPv6", "address",
+    "port", "backlog"} or {"kind": "unix", "name": str (a path, or "\\0..."
+    for an abstract name, "" unnamed), "backlog"}.  The harness finds an
+    implementation's listening socket here (matched against the sockets its
+    processes hold), never by asking the implementation."""
+    out: dict[int, dict] = {}
+    for fam, fname in ((socket.AF_INET, "IPv4"), (socket.AF_INET6, "IPv6")):
+        for s in _inet_dump(fam, 1 << TCP_LISTEN):
+            out[s["inode"]] = {"kind": "tcp", "family": fname, "address": s["src"],
+                               "port": s["sport"], "backlog": s["wqueue"]}
+    for u in _unix_dump():
+        if u["state"] != TCP_LISTEN:
+            continue
+        raw = u.get("name") or b""
+        name = raw if raw[:1] == b"\0" else raw.split(b"\0")[0]
+        out[u["inode"]] = {"kind": "unix", "name": name.decode("utf-8", "surrogateescape"),
+                           "backlog": u.get("wqueue")}
+    return out
+
+
+def describe_listener(info: dict) -> str:
+    """A listening socket in words: "127.0.0.1:4000", "[::]:4000", "/d/s.sock",
+    "@name" (abstract)."""
+    if info["kind"] == "tcp":
+        a = info["address"]
+        return f"[{a}]:{info['port']}" if info["family"] == "IPv6" else f"{a}:{info['port']}"
+    name = info["name"]
+    return "@" + name[1:].rstrip("\0") if name.startswith("\0") else \
+        (name or "an unnamed Unix socket")
 
 
 def kernel_backlog(pid: int, fd: int) -> int:

@@ -21,7 +21,7 @@ from . import expectations as expectations_mod
 from . import report as report_mod
 from . import causes, lines, paths, table
 from .paths import SCENARIO_DIR
-from .verdicts import BAD, EXIT_UNEXPECTED, EXIT_USAGE, RESULT_KEY, Result, counts, levels
+from .verdicts import BAD, EXIT_UNEXPECTED, EXIT_USAGE, RESULT_KEY, Result, counts, is_blind, levels
 
 
 def impl_spec(config) -> str:
@@ -190,6 +190,11 @@ class SuiteSession:
         skips = skip_summary(self.results.values())
         if skips:
             tr.write_line(skips)
+        blind = [r for r in self.results.values() if is_blind(r)]
+        if blind:
+            must = sum(r.level == "must" for r in blind)
+            tr.write_line(f"CANNOT OBSERVE {len(blind)} (MUST {must}): the harness could not "
+                          f"see what they check here, so they judge nothing either way")
         if getattr(self, "interrupted", False):
             tr.write_line(f"INTERRUPTED after {len(self.results)} of {len(self.selected)} "
                           f"scenarios: no judgement of conformance")

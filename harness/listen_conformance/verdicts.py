@@ -14,6 +14,11 @@ from typing import Iterable
 PASS, FAIL, SKIP, CRASH, TIMEOUT = "PASS", "FAIL", "SKIP", "CRASH", "TIMEOUT"
 VERDICTS = (PASS, FAIL, SKIP, CRASH, TIMEOUT)       # the order of every summary
 BAD = (FAIL, CRASH, TIMEOUT)                         # what makes a run "not as expected"
+# The start of a SKIP's reason when the harness could not observe what a step
+# checks (its own blindness on this machine or for this runtime, never the
+# implementation's fault).  Such SKIPs are counted apart, and a MUST scenario
+# skipped so leaves conformance unshown: a runtime cannot pass by hiding.
+CANNOT_OBSERVE = "cannot observe: "
 
 # Exit statuses of every command (make conformance, listen-conformance, pytest):
 EXIT_OK = 0            # every result as expected
@@ -80,11 +85,19 @@ def levels(results: Iterable[Result], interrupted: bool = False) -> dict[str, st
     def judge(rs):
         ran = [r for r in rs if r.verdict != SKIP]
         bad = [r for r in ran if r.verdict != PASS]
-        if not ran:
-            return "n/a"
-        return "yes" if not bad else f"no ({len(bad)} of {len(ran)} not PASS)"
+        blind = [r for r in rs if is_blind(r)]
+        if bad:
+            return f"no ({len(bad)} of {len(ran)} not PASS)"
+        if blind:
+            return f"not shown ({len(blind)} could not be observed)"
+        return "yes" if ran else "n/a"
     return {"conforms": judge([r for r in results if r.level == "must"]),
             "node_identical": judge(results)}
+
+
+def is_blind(r) -> bool:
+    """A SKIP because the harness could not observe (CANNOT_OBSERVE)."""
+    return r.verdict == SKIP and (r.message or "").startswith(CANNOT_OBSERVE)
 
 
 class Fail(Exception):
