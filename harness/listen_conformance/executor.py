@@ -365,11 +365,13 @@ class Executor:
                        "none", detail=[self._listening_now(mine)])
         hint = self._fd_hint(srv)
         if hint is not None:
-            chosen = [m for m in found if m["inode"] == hint[1]]
+            fd, inode, problem = hint
+            chosen = [m for m in found if m["inode"] == inode]
             if not chosen:
-                raise Fail(f"fd {hint[0]} is not the socket listening on "
+                what = problem or f"fd {fd} is " + observe.describe_sockets([inode])[inode]
+                raise Fail(f"fd {fd} is not the socket listening on "
                            f"{observe.describe_listener(found[0])}",
-                           "fd() to name that socket", hint[2])
+                           "fd() to name that socket", what)
             return chosen[0]
         if len(found) > 1:
             raise Skip(f"{CANNOT_OBSERVE}{len(found)} sockets of the implementation listen on "
@@ -398,18 +400,17 @@ class Executor:
         return False
 
     def _fd_hint(self, srv):
-        """The implementation's own word on its listening fd, (fd, inode,
-        what that fd is), or None when it gives none (-1, or no answer)."""
+        """The implementation's own word on its listening fd: (fd, inode,
+        None), (fd, None, why it names no socket), or None when it gives none
+        (-1, or no answer)."""
         r = self.call({"op": "fd", "srv": srv})
         fd = r.get("value") if r.get("r") == "ok" else None
         if not isinstance(fd, int) or isinstance(fd, bool) or fd < 0:
             return None
         try:
-            inode = observe.socket_inode(self.pid, fd)
+            return (fd, observe.socket_inode(self.pid, fd), None)
         except ObserveError as e:
             return (fd, None, str(e))
-        what = observe.describe_sockets([inode]).get(inode, "a socket")
-        return (fd, inode, f"fd {fd} is {what}")
 
     def _listening_now(self, mine) -> str:
         if not mine:
