@@ -12,7 +12,8 @@ import pathlib
 import re
 import tomllib
 
-from . import lines, values
+from . import crossing, lines, values
+from .cabi import expressible_in_c
 from .paths import CLAUSES, SCENARIO_DIR
 from .steps import KINDS, has_type, step_kind, type_name
 
@@ -62,13 +63,30 @@ def load(directory: pathlib.Path = SCENARIO_DIR, clauses=None) -> list[dict]:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise TableError(f"{path.name}: not valid TOML: {e}") from None
-        for i, sc in enumerate(data.get("scenario", [])):
-            where = f"{path.name}: scenario #{i + 1} ({sc.get('id', '?')})"
-            problems.extend(f"{where}: {p}" for p in lint(sc, clauses))
+        entries = [(f"scenario #{i + 1} ({sc.get('id', '?')})", sc, None)
+                   for i, sc in enumerate(data.get("scenario", []))]
+        for i, m in enumerate(data.get("matrix", [])):
+            where = f"matrix #{i + 1} ({m.get('id', '?')})"
+            try:
+                cells = crossing.expand(m)
+            except crossing.CellError as e:
+                problems.append(f"{path.name}: {where}: {e}")
+                continue
+            for sc in cells:
+                entries.append((f"{where}, cell {sc['id']}", sc, m["id"]))
+        for what, sc, matrix in entries:
+            where = f"{path.name}: {what}"
+            wrong = lint(sc, clauses)
+            problems.extend(f"{where}: {p}" for p in wrong)
             sid = sc.get("id")
             if sid in seen:
                 problems.append(f"{where}: id also used in {seen[sid]}")
             seen[sid] = path.name
+            if matrix:
+                sc["matrix"] = matrix
+                if "applies" not in sc and not wrong:
+                    # a cell the C shim ABI cannot express is a JavaScript question
+                    sc["applies"] = "js" if expressible_in_c(sc) else "all"
             sc.setdefault("applies", "all")
             sc.setdefault("needs", [])
             sc["file"] = path.name
