@@ -45,22 +45,22 @@ def parse_grid(m: dict, rows: list[str], cols: list[str]) -> dict:
     grid = m["grid"]
     if not isinstance(grid, str):
         raise CellError("grid must be a string: a header line of column names, "
-                          "then one line per row")
+                        "then one line per row")
     lines = [ln.split() for ln in grid.splitlines() if ln.strip()]
     if not lines:
         raise CellError("grid is empty")
     header, body = lines[0], lines[1:]
     if header != cols:
         raise CellError(f"grid header {header} must name the columns of axis "
-                          f"'{m['axes'][1]}' in order: {cols}")
+                        f"'{m['axes'][1]}' in order: {cols}")
     if [r[0] for r in body] != rows:
         raise CellError(f"grid rows {[r[0] for r in body]} must name the elements of axis "
-                          f"'{m['axes'][0]}' in order: {rows}")
+                        f"'{m['axes'][0]}' in order: {rows}")
     out = {}
     for r in body:
         if len(r) != len(cols) + 1:
             raise CellError(f"grid row '{r[0]}' has {len(r) - 1} cells, not {len(cols)} "
-                              f"(write '-' for no cell)")
+                            f"(write '-' for no cell)")
         for c, w in zip(cols, r[1:]):
             if w != "-":
                 out[(r[0], c)] = _grid_word(w)
@@ -87,6 +87,15 @@ def _axes(m: dict) -> list[tuple[str, list[dict]]]:
                 raise CellError(f"axis '{a}': element name {n!r} is not words-with-dashes")
             if n in names:
                 raise CellError(f"axis '{a}': element '{n}' named twice")
+            if e.get("level", "node") not in ("must", "node"):
+                raise CellError(f"axis '{a}': element '{n}': level must be 'must' or 'node'")
+            if e.get("applies", "all") not in ("all", "c", "js"):
+                raise CellError(f"axis '{a}': element '{n}': applies must be 'all', 'c' or 'js'")
+            for key in ("clauses", "needs"):
+                if key in e and not (isinstance(e[key], list)
+                                     and all(isinstance(x, str) for x in e[key])):
+                    raise CellError(f"axis '{a}': element '{n}': {key} must be a list of "
+                                    f"strings")
             names.append(n)
         out.append((a, elems))
     return out
@@ -146,6 +155,10 @@ def _cell(m: dict, sid: str, env: dict, word, elems) -> dict:
             sc["clauses"] = list(dict.fromkeys(list(sc["clauses"]) + list(e["clauses"])))
         if e.get("level") == "node":
             sc["level"] = "node"
+        if e.get("applies") in ("c", "js"):
+            if sc.get("applies", e["applies"]) != e["applies"]:
+                raise CellError(f"applies '{sc['applies']}' and '{e['applies']}' at once")
+            sc["applies"] = e["applies"]
         if "why" in e:
             w = subst(e["why"], env, word)
             sc["why"] = f"{sc['why']} {w}" if sc.get("why") else w
@@ -184,7 +197,7 @@ def subst(v, env: dict, word, depth: int = 0):
             x = subst(_lookup(mm.group(1), env, word), env, word, depth + 1)
             if isinstance(x, bool) or not isinstance(x, (str, int, float)):
                 raise CellError(f"{{{mm.group(1)}}} inside text is {x!r}, not a string "
-                                  f"or number")
+                                f"or number")
             return str(x)
         return PLACEHOLDER.sub(text, v)
     if isinstance(v, list):
@@ -221,8 +234,7 @@ def cell_toml(sc: dict) -> str:
     out = ["[[scenario]]"]
     for k in ("id", "clauses", "level", "applies", "needs", "node", "title", "call", "why",
               "umask"):
-        if k in sc and not (k == "needs" and not sc[k]) and not (k == "applies"
-                                                               and sc[k] == "all"):
+        if k in sc and sc[k] not in ([], "all"):
             out.append(f"{k} = {_toml_value(sc[k])}")
     out.append("steps = [")
     out += [f"  {_toml_value(s)}," for s in sc["steps"]]

@@ -70,17 +70,24 @@ def load(directory: pathlib.Path = SCENARIO_DIR, clauses=None) -> list[dict]:
             try:
                 cells = crossing.expand(m)
             except crossing.CellError as e:
-                problems.append(f"{path.name}: {where}: {e}")
+                problems.append([f"{path.name}: {where}: {e}", 0])
                 continue
             for sc in cells:
                 entries.append((f"{where}, cell {sc['id']}", sc, m["id"]))
+        told = {}  # a template's mistake shows in every cell: say it once
         for what, sc, matrix in entries:
             where = f"{path.name}: {what}"
             wrong = lint(sc, clauses)
-            problems.extend(f"{where}: {p}" for p in wrong)
+            for p in wrong:
+                if matrix and (matrix, p) in told:
+                    told[(matrix, p)][1] += 1
+                    continue
+                problems.append([f"{where}: {p}", 0])
+                if matrix:
+                    told[(matrix, p)] = problems[-1]
             sid = sc.get("id")
             if sid in seen:
-                problems.append(f"{where}: id also used in {seen[sid]}")
+                problems.append([f"{where}: id also used in {seen[sid]}", 0])
             seen[sid] = path.name
             if matrix:
                 sc["matrix"] = matrix
@@ -92,8 +99,10 @@ def load(directory: pathlib.Path = SCENARIO_DIR, clauses=None) -> list[dict]:
             sc["file"] = path.name
             scenarios.append(sc)
     if problems:
+        told = [p + (f" (and in {n} more cell(s) of the matrix)" if n else "")
+                for p, n in problems]
         raise TableError("scenario table has %d problem(s):\n  %s"
-                         % (len(problems), "\n  ".join(problems)))
+                         % (len(told), "\n  ".join(told)))
     return scenarios
 
 
