@@ -169,6 +169,8 @@ def test_the_table_has_matrices():
     (('{ backlog = "{expect}" }', '{ backlog = "{expect}", bogus = 1 }'),
      "cell m.grid.absent.pos: step 3 (backlog): unknown key(s) ['bogus'] (and in 1 more"),
     (('level = "node"', 'level = "should"'), "level must be 'must' or 'node'"),
+    (('clauses = ["L-BACKLOG-ALL"]', 'clauses = "L-BACKLOG-ALL"'), "clauses is not a list"),
+    (('[matrix.sock]', '[matrix.socks]'), "{sock.tcp}: no axis or table 'sock'"),
     (('title = "{value.text}', 'title = "{value.setup}'), "'absent' has no key 'setup'"),
     (('title = "{value.text} in {form.name}', 'title = "{form.setup}'),
      "inside text is [], not a string or number"),

@@ -117,6 +117,9 @@ def expand(m) -> list[dict]:
         raise CellError(f"unknown key(s) {unknown}")
     if not isinstance(m["id"], str):
         raise CellError("id must be a string")
+    for key in ("clauses", "steps"):
+        if not isinstance(m[key], list):
+            raise CellError(f"{key} is not a list")
     if len(axes) == 2:
         if "grid" not in m:
             raise CellError("a matrix of two axes needs a grid")
