@@ -49,7 +49,10 @@ def shell_lines(path):
 @pytest.fixture(scope="module")
 def ids():
     clauses = table.load_clauses()
-    return {s["id"] for s in table.load()}, set(clauses)
+    scenarios = table.load()
+    # a matrix's id names its cells (`backlog.matrix.*`)
+    return {s["id"] for s in scenarios} | {s["matrix"] for s in scenarios if "matrix" in s}, \
+        set(clauses)
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)

@@ -67,3 +67,128 @@ def test_bad_toml_names_the_file(tmp_path):
     (tmp_path / "1.toml").write_text("[[scenario]\n")
     with pytest.raises(table.TableError, match="1.toml: not valid TOML"):
         table.load(tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# [[matrix]]: a compact description expanded into ordinary scenarios
+
+MATRIX = '''
+[[matrix]]
+id = "m.grid"
+axes = ["value", "form"]
+grid = """
+        pos   opt
+absent  511   511
+neg     511   -
+"""
+clauses = ["L-BACKLOG-ALL"]
+level = "must"
+title = "{value.text} in {form.name}: {expect}."
+call = "{form.call}"
+steps = ["{form.setup}", { listen = "{form.args}" }, { wait = "listening" },
+         { backlog = "{expect}" }]
+
+[[matrix.value]]
+name = "absent"
+text = "No backlog"
+arg = "$absent"
+js = ""
+
+[[matrix.value]]
+name = "neg"
+text = "-1"
+arg = -1
+js = ", -1"
+level = "node"
+clauses = ["L-BACKLOG-DEFAULT"]
+why = "Negative."
+
+[[matrix.form]]
+name = "pos"
+call = "server.listen(0, '127.0.0.1'{value.js})"
+args = [0, "127.0.0.1", "{value.arg}"]
+setup = []
+
+[[matrix.form]]
+name = "opt"
+call = "server.listen({ port: 0{value.js} })"
+args = [{ port = 0, backlog = "{value.arg}" }]
+setup = "{sock.tcp}"
+
+[matrix.sock]
+tcp = [{ mksock = "H", family = "tcp4", address = "127.0.0.1", port = 0 }]
+'''
+
+
+def _load_text(tmp_path, text):
+    (tmp_path / "1.toml").write_text(text)
+    return {s["id"]: s for s in table.load(tmp_path)}
+
+
+def test_matrix_expands_to_ordinary_scenarios(tmp_path):
+    got = _load_text(tmp_path, MATRIX)
+    assert list(got) == ["m.grid.absent.pos", "m.grid.absent.opt", "m.grid.neg.pos"]
+    a = got["m.grid.absent.pos"]
+    assert a["steps"] == [{"listen": [0, "127.0.0.1"]}, {"wait": "listening"},
+                          {"backlog": 511}]
+    assert a["title"] == "No backlog in pos: 511." and a["level"] == "must"
+    assert a["call"] == "server.listen(0, '127.0.0.1')" and a["applies"] == "all"
+    assert a["matrix"] == "m.grid"
+    o = got["m.grid.absent.opt"]
+    assert o["steps"][:2] == [{"mksock": "H", "family": "tcp4", "address": "127.0.0.1",
+                               "port": 0}, {"listen": [{"port": 0}]}]
+    n = got["m.grid.neg.pos"]
+    assert n["level"] == "node" and n["why"] == "Negative."
+    assert n["clauses"] == ["L-BACKLOG-ALL", "L-BACKLOG-DEFAULT"]
+    assert n["steps"][0] == {"listen": [0, "127.0.0.1", -1]}
+
+
+def test_matrix_cell_not_expressible_in_c_is_js(tmp_path):
+    text = MATRIX.replace('arg = -1', 'arg = "@NaN"')
+    assert _load_text(tmp_path, text)["m.grid.neg.pos"]["applies"] == "js"
+
+
+def test_the_table_has_matrices():
+    ids = {s["id"] for s in table.load()}
+    for sid in ("backlog.matrix.nan.options-path", "backlog.matrix.absent.fd",
+                "validation.matrix-port.negative.options-path",
+                "validation.matrix-port-largest.number.port-host",
+                "forms.matrix-precedence.fd-over-port"):
+        assert sid in ids, sid
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (('neg     511   -', 'neg     511'), "grid row 'neg' has 1 cells, not 2"),
+    (('        pos   opt', '        opt   pos'), "grid header ['opt', 'pos'] must name"),
+    (('neg     511   -\n', ''), "grid rows ['absent'] must name"),
+    (('{value.arg}"]\nsetup = []', '{value.nope}"]\nsetup = []'),
+     "cell m.grid.absent.pos: {value.nope}: 'absent' has no key 'nope'"),
+    (('name = "neg"', 'name = "Neg!"'), "element name 'Neg!' is not words-with-dashes"),
+    (('axes = ["value", "form"]', 'axes = ["value"]'), "unknown key(s) ['form']"),
+    (('grid = """', 'grud = """'), "unknown key(s) ['grud']"),
+    (('{ backlog = "{expect}" }', '{ backlog = "{expect}", bogus = 1 }'),
+     "cell m.grid.absent.pos: step 3 (backlog): unknown key(s) ['bogus'] (and in 1 more"),
+    (('level = "node"', 'level = "should"'), "level must be 'must' or 'node'"),
+    (('clauses = ["L-BACKLOG-ALL"]', 'clauses = "L-BACKLOG-ALL"'), "clauses is not a list"),
+    (('[matrix.sock]', '[matrix.socks]'), "{sock.tcp}: no axis or table 'sock'"),
+    (('title = "{value.text}', 'title = "{value.setup}'), "'absent' has no key 'setup'"),
+    (('title = "{value.text} in {form.name}', 'title = "{form.setup}'),
+     "inside text is [], not a string or number"),
+])
+def test_bad_matrix_is_one_clear_problem(tmp_path, edit, problem):
+    text = MATRIX.replace(*edit)
+    assert text != MATRIX, edit
+    with pytest.raises(table.TableError) as e:
+        _load_text(tmp_path, text)
+    assert "1.toml: matrix #1 (m.grid)" in str(e.value), str(e.value)
+    assert problem in str(e.value), str(e.value)
+
+
+def test_bad_matrix_exits_2_without_a_traceback(tmp_path, monkeypatch, capsys):
+    from listen_conformance import cli
+    (tmp_path / "1.toml").write_text(MATRIX.replace('neg     511   -', 'neg     511'))
+    monkeypatch.setattr(table, "SCENARIO_DIR", tmp_path)
+    assert cli.main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert "grid row 'neg' has 1 cells" in err and "Traceback" not in err, err
+    assert len([ln for ln in err.splitlines() if "problem" in ln or "m.grid" in ln]) == 2, err

@@ -184,9 +184,16 @@ def cmd_show(args) -> int:
                          + _suggest(args.id, [s["id"] for s in scenarios]))
     print(specdoc.describe(sc, clauses))
     print()
-    print(f"  TOML ({pathlib.Path('conformance/scenarios') / sc['file']}):")
+    where = pathlib.Path('conformance/scenarios') / sc['file']
+    if sc.get("matrix"):
+        from .crossing import cell_toml
+        print(f"  TOML: generated from the [[matrix]] '{sc['matrix']}' in {where}, as if "
+              f"written by hand:")
+        text = cell_toml(sc)
+    else:
+        print(f"  TOML ({where}):")
+        text = scenario_toml(table.SCENARIO_DIR / sc["file"], sc["id"])
     print()
-    text = scenario_toml(table.SCENARIO_DIR / sc["file"], sc["id"])
     print("\n".join("    " + line if line else "" for line in text.splitlines()))
     return EXIT_OK
 

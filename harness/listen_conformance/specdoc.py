@@ -173,6 +173,9 @@ def facts(sc: dict, clauses: dict, primary: str | None = None) -> list[str]:
                    f"version, a C implementation as the line chosen with `--node-line`)")
     if sc.get("why"):
         out.append(f"**Why:** {sc['why']}")
+    if sc.get("matrix"):
+        out.append(f"**Generated:** a cell of the matrix `{sc['matrix']}` in "
+                   f"`conformance/scenarios/{sc.get('file', '')}` (FORMAT.md, \"Matrices\")")
     return out
 
 

@@ -12,7 +12,8 @@ import pathlib
 import re
 import tomllib
 
-from . import lines, values
+from . import crossing, lines, values
+from .cabi import expressible_in_c
 from .paths import CLAUSES, SCENARIO_DIR
 from .steps import KINDS, has_type, step_kind, type_name
 
@@ -62,20 +63,46 @@ def load(directory: pathlib.Path = SCENARIO_DIR, clauses=None) -> list[dict]:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise TableError(f"{path.name}: not valid TOML: {e}") from None
-        for i, sc in enumerate(data.get("scenario", [])):
-            where = f"{path.name}: scenario #{i + 1} ({sc.get('id', '?')})"
-            problems.extend(f"{where}: {p}" for p in lint(sc, clauses))
+        entries = [(f"scenario #{i + 1} ({sc.get('id', '?')})", sc, None)
+                   for i, sc in enumerate(data.get("scenario", []))]
+        for i, m in enumerate(data.get("matrix", [])):
+            where = f"matrix #{i + 1} ({m.get('id', '?')})"
+            try:
+                cells = crossing.expand(m)
+            except crossing.CellError as e:
+                problems.append([f"{path.name}: {where}: {e}", 0])
+                continue
+            for sc in cells:
+                entries.append((f"{where}, cell {sc['id']}", sc, m["id"]))
+        told = {}  # a template's mistake shows in every cell: say it once
+        for what, sc, matrix in entries:
+            where = f"{path.name}: {what}"
+            wrong = lint(sc, clauses)
+            for p in wrong:
+                if matrix and (matrix, p) in told:
+                    told[(matrix, p)][1] += 1
+                    continue
+                problems.append([f"{where}: {p}", 0])
+                if matrix:
+                    told[(matrix, p)] = problems[-1]
             sid = sc.get("id")
             if sid in seen:
-                problems.append(f"{where}: id also used in {seen[sid]}")
+                problems.append([f"{where}: id also used in {seen[sid]}", 0])
             seen[sid] = path.name
+            if matrix:
+                sc["matrix"] = matrix
+                if "applies" not in sc and not wrong:
+                    # a cell the C shim ABI cannot express is a JavaScript question
+                    sc["applies"] = "js" if expressible_in_c(sc) else "all"
             sc.setdefault("applies", "all")
             sc.setdefault("needs", [])
             sc["file"] = path.name
             scenarios.append(sc)
     if problems:
+        told = [p + (f" (and in {n} more cell(s) of the matrix)" if n else "")
+                for p, n in problems]
         raise TableError("scenario table has %d problem(s):\n  %s"
-                         % (len(problems), "\n  ".join(problems)))
+                         % (len(told), "\n  ".join(told)))
     return scenarios
 
 
