@@ -229,6 +229,16 @@ static int shim_listen(lc_server_t *ss, const lc_listen_t *args,
     a.has |= LCR_HAS_PATH;
   if (has & LC_HAS_FD)
     a.has |= LCR_HAS_FD;
+  if (has & LC_HAS_EXCLUSIVE)
+    a.has |= LCR_HAS_EXCLUSIVE;
+  if (has & LC_HAS_IPV6ONLY)
+    a.has |= LCR_HAS_IPV6ONLY;
+  if (has & LC_HAS_READABLEALL)
+    a.has |= LCR_HAS_READABLEALL;
+  if (has & LC_HAS_WRITABLEALL)
+    a.has |= LCR_HAS_WRITABLEALL;
+  if (has & LC_HAS_REUSEPORT)
+    a.has |= LCR_HAS_REUSEPORT;
   /* A path form carries its path whether or not the host set the bit. */
   if (a.form == LCR_FORM_PATH && a.path == NULL &&
       LC_HAS_MEMBER(args, lc_listen_t, path_len)) {

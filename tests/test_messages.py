@@ -262,3 +262,22 @@ def test_an_example_shim_by_path_keeps_its_expectation_file(tmp_path):
     doc = report(tmp_path, "libuv@node24.json")
     assert doc["expectations"].endswith("shim-libuv.toml"), doc["expectations"]
     assert not doc["unexpected"], doc["unexpected"]
+
+
+def test_a_message_fail_shows_the_expected_and_the_actual_message(tmp_path):
+    """An error's message is compared exactly, with the scenario's port put
+    in; the FAIL quotes both texts, one above the other."""
+    need_build("bin/lc-host", "lib/lc-mutant-message-port-dropped.so")
+    rc, stdout, stderr = suite("--impl", "mutant:message-port-dropped", "--report-dir", tmp_path,
+                               "--scenario", "eaddrinuse.error-fields")
+    assert rc == 1, stdout + stderr
+    msg = report(tmp_path, "mutant-message-port-dropped@node24.json")["scenarios"][0]["message"]
+    assert "the 'error' server A emitted has the wrong message" in msg, msg
+    lines = msg.splitlines()
+    want = next(x for x in lines if x.strip().startswith("expected:"))
+    got = next(x for x in lines if x.strip().startswith("actual:"))
+    assert want.split(":", 1)[1].strip().startswith('"listen EADDRINUSE: address already in use '
+                                                    '127.0.0.1:'), msg
+    assert want.rstrip().rstrip('"').rsplit(":", 1)[1].isdigit(), msg   # the reserved port
+    assert got.split(":", 1)[1].strip() == '"listen EADDRINUSE: address already in use ' \
+                                           '127.0.0.1"', msg

@@ -45,6 +45,15 @@ def test_both_levels_are_used(loaded):
     ({"needs": ["gpu"]}, "unknown need 'gpu'"),
     ({"id": "NoDots"}, "is not topic.words-with-dashes"),
     ({"steps": [{"listen": [0], "thorws": "X"}]}, "unknown key(s) ['thorws']"),
+    ({"steps": [{"listen": [-1], "message": "m"}]}, "message is about a throw; it needs throws"),
+    ({"steps": [{"listen": [-1], "throws": "ERR_SOCKET_BAD_PORT", "class": "BadError"}]},
+     "class must be one of Error, TypeError, RangeError, not 'BadError'"),
+    ({"steps": [{"listen": [-1], "throws": "E", "message": 5}]}, "message must be a string"),
+    ({"steps": [{"listen": [-1], "throws": "E", "message": "in use {@prot:P}"}]},
+     "message {@prot:P}: unknown value token '@prot:P'"),
+    ({"steps": [{"error": {"code": "E", "message": "@port:P"}}]}, "is a text, not a token"),
+    ({"steps": [{"listen": [{"host": "h", "port": -1}], "throws": "E", "message": "m"}]},
+     "write the options in the order a C shim writes them back"),
 ])
 def test_lint_names_the_problem(loaded, broken, problem):
     clauses, _ = loaded
@@ -192,3 +201,21 @@ def test_bad_matrix_exits_2_without_a_traceback(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "grid row 'neg' has 1 cells" in err and "Traceback" not in err, err
     assert len([ln for ln in err.splitlines() if "problem" in ln or "m.grid" in ln]) == 2, err
+
+
+def test_a_message_puts_in_the_values_of_its_tokens():
+    from listen_conformance import values
+    ctx = values.DryContext()
+    text = "listen EADDRINUSE: address already in use 127.0.0.1:{@port:P} {@path:s.sock}"
+    assert values.interpolate(text, ctx) == \
+        "listen EADDRINUSE: address already in use 127.0.0.1:1 /tmp/lc-run/0/s.sock"
+    assert values.embedded(text) == ["@port:P", "@path:s.sock"]
+    assert values.interpolate("Received { port: 1 }", ctx) == "Received { port: 1 }"
+
+
+def test_the_js_only_order_of_options_is_free(loaded):
+    clauses, _ = loaded
+    sc = {"id": "t.x", "clauses": ["L-START"], "level": "must", "title": "t", "applies": "js",
+          "call": "c", "steps": [{"listen": [{"host": "h", "port": -1}], "throws": "E",
+                                  "message": "m"}]}
+    assert table.lint(sc, clauses) == []

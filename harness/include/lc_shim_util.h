@@ -349,6 +349,38 @@ static inline const char *lcu_errno_name(int err) {
   }
 }
 
+/* The description Node puts in a system error's message, libuv's
+ * uv_strerror() wording: lcu_errno_text(EADDRINUSE) is "address already in
+ * use" (the C library's strerror() says "Address already in use").  For the
+ * errnos lcu_errno_name() knows; NULL for others. */
+static inline const char *lcu_errno_text(int err) {
+  int e = err < 0 ? -err : err;
+  static const struct {
+    int e;
+    const char *text;
+  } texts[] = {{EADDRINUSE, "address already in use"},
+               {EADDRNOTAVAIL, "address not available"},
+               {EACCES, "permission denied"},
+               {EPERM, "operation not permitted"},
+               {EINVAL, "invalid argument"},
+               {ENOENT, "no such file or directory"},
+               {ENOTDIR, "not a directory"},
+               {ENAMETOOLONG, "name too long"},
+               {ENOTSOCK, "socket operation on non-socket"},
+               {EBADF, "bad file descriptor"},
+               {EAFNOSUPPORT, "address family not supported"},
+               {EEXIST, "file already exists"},
+               {EROFS, "read-only file system"},
+               {ENOMEM, "not enough memory"},
+               {EMFILE, "too many open files"}};
+  size_t i;
+
+  for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+    if (texts[i].e == e)
+      return texts[i].text;
+  return NULL;
+}
+
 /* An lc_error_t with room for its strings: lc_shim.h has the shim own them
  * until the event callback returns. */
 typedef struct lcu_errbuf_s {
@@ -395,13 +427,14 @@ static inline const lc_error_t *lcu_error_set(lcu_errbuf_t *b, const char *code,
 
 /* lcu_error_set() for an errno value `e` (positive): code
  * lcu_errno_name(e), or "UNKNOWN" (libuv's word) when it has none; errnum
- * -e; detail strerror(e). */
+ * -e; detail lcu_errno_text(e), or strerror(e) when it has none. */
 static inline const lc_error_t *lcu_error_errno(lcu_errbuf_t *b, int e,
                                                 const char *syscall,
                                                 const char *address, int port) {
   const char *name = lcu_errno_name(e);
-  return lcu_error_set(b, name ? name : "UNKNOWN", -e, strerror(e), syscall,
-                       address, port);
+  const char *text = lcu_errno_text(e);
+  return lcu_error_set(b, name ? name : "UNKNOWN", -e,
+                       text ? text : strerror(e), syscall, address, port);
 }
 
 /* A synchronous throw from listen() or close(): fill *err with `code` and
@@ -417,6 +450,151 @@ static inline int lcu_throw(lc_error_t *err, const char *code,
   err->port = -1;
   err->message = message;
   return -1;
+}
+
+/* The throws of listen() with Node's exact messages (lib/internal/errors.js),
+ * written into `b` (which must outlive the call: a static buffer will do, as
+ * the host calls on one thread).  Return -1, as lcu_throw. */
+
+/* ERR_SOCKET_BAD_PORT for a port out of range: "options.port should be >= 0
+ * and < 65536. Received type number (-1)." */
+static inline int lcu_throw_bad_port(lc_error_t *err, lcu_errbuf_t *b,
+                                     int port) {
+  snprintf(b->message, sizeof(b->message),
+           "options.port should be >= 0 and < 65536. Received type number "
+           "(%d).",
+           port);
+  return lcu_throw(err, "ERR_SOCKET_BAD_PORT", b->message);
+}
+
+/* util.inspect() of a string (util.js strEscape): quoted, control
+ * characters, the quote and backslashes escaped.  Appends to out[*len]. */
+static inline void lcu__put(char *out, size_t cap, size_t *len, const char *s,
+                            size_t n) {
+  size_t i;
+
+  for (i = 0; i < n; i++, (*len)++)
+    if (*len + 1 < cap)
+      out[*len] = s[i];
+  out[*len < cap ? *len : cap - 1] = '\0';
+}
+
+static inline void lcu__inspect_str(char *out, size_t cap, size_t *len,
+                                    const char *s, size_t n) {
+  static const char *const named[14] = {
+      [8] = "\\b", [9] = "\\t", [10] = "\\n", [12] = "\\f", [13] = "\\r"};
+  char quote = '\'', hex[8];
+  size_t i;
+
+  if (memchr(s, '\'', n) != NULL) {
+    if (memchr(s, '"', n) == NULL)
+      quote = '"';
+    else if (memchr(s, '`', n) == NULL) {
+      quote = '`';
+      for (i = 0; i + 1 < n; i++)
+        if (s[i] == '$' && s[i + 1] == '{')
+          quote = '\'';
+    }
+  }
+  lcu__put(out, cap, len, &quote, 1);
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 14 && named[c] != NULL)
+      lcu__put(out, cap, len, named[c], 2);
+    else if (c < 32 || c == 0x7f) {
+      snprintf(hex, sizeof(hex), "\\x%02X", c);
+      lcu__put(out, cap, len, hex, 4);
+    } else {
+      if (c == (unsigned char)quote || c == '\\')
+        lcu__put(out, cap, len, "\\", 1);
+      lcu__put(out, cap, len, &s[i], 1);
+    }
+  }
+  lcu__put(out, cap, len, &quote, 1);
+}
+
+/* ERR_INVALID_ARG_VALUE about the options object: "The argument 'options'
+ * <reason>. Received <util.inspect(options)>", the object being what the
+ * user passed as far as `a` says: the properties in `has`, written in
+ * lc_listen_t's order (port, host, backlog, path, fd, exclusive, ipv6Only,
+ * readableAll, writableAll, reusePort, signal; the ABI keeps no order, the
+ * suite's scenarios write them in this one).  The handle form {fd} is such
+ * an object too.  reason: "must have the property \"port\" or \"path\"",
+ * "is invalid", ... */
+static inline int lcu_throw_invalid_options(lc_error_t *err, lcu_errbuf_t *b,
+                                            const char *reason,
+                                            const lc_listen_t *a) {
+  static const struct {
+    uint32_t bit;
+    const char *name;
+  } flags[] = {{LC_HAS_EXCLUSIVE, "exclusive"},
+               {LC_HAS_IPV6ONLY, "ipv6Only"},
+               {LC_HAS_READABLEALL, "readableAll"},
+               {LC_HAS_WRITABLEALL, "writableAll"},
+               {LC_HAS_REUSEPORT, "reusePort"}};
+  char entry[12][320], ins[136];
+  size_t lens[12], n = 0, i, total, len;
+  int32_t values[5];
+
+  values[0] = a->exclusive;
+  values[1] = a->ipv6_only;
+  values[2] = a->readable_all;
+  values[3] = a->writable_all;
+  values[4] = a->reuse_port;
+#define LCU__ENTRY(...)                                \
+  do {                                                 \
+    snprintf(entry[n], sizeof(entry[n]), __VA_ARGS__); \
+    lens[n] = strlen(entry[n]);                        \
+    n++;                                               \
+  } while (0)
+  if (a->has & LC_HAS_PORT)
+    LCU__ENTRY("port: %d", (int)a->port);
+  if ((a->has & LC_HAS_HOST) && a->host != NULL) {
+    len = 0;
+    lcu__put(entry[n], sizeof(entry[n]), &len, "host: ", 6);
+    lcu__inspect_str(entry[n], sizeof(entry[n]), &len, a->host,
+                     strlen(a->host));
+    lens[n++] = len;
+  }
+  if (a->has & LC_HAS_BACKLOG)
+    LCU__ENTRY("backlog: %d", (int)a->backlog);
+  if ((a->has & LC_HAS_PATH) && a->path != NULL) {
+    len = 0;
+    lcu__put(entry[n], sizeof(entry[n]), &len, "path: ", 6);
+    lcu__inspect_str(entry[n], sizeof(entry[n]), &len, a->path, a->path_len);
+    lens[n++] = len;
+  }
+  if (a->form == LC_FORM_HANDLE || (a->has & LC_HAS_FD))
+    LCU__ENTRY("fd: %d", (int)a->fd);
+  for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+    if (a->has & flags[i].bit)
+      LCU__ENTRY("%s: %s", flags[i].name, values[i] ? "true" : "false");
+  if (a->has & LC_HAS_SIGNAL)
+    LCU__ENTRY("signal: AbortSignal { aborted: false }");
+#undef LCU__ENTRY
+
+  /* util.js reduceToSingleString() (breakLength 128): one line when the
+   * entries, a separator each and (entries + 11) fit, else one a line. */
+  total = n + n + 11;
+  for (i = 0; i < n; i++)
+    total += lens[i];
+  len = 0;
+  if (n == 0)
+    lcu__put(ins, sizeof(ins), &len, "{}", 2);
+  for (i = 0; i < n; i++) {
+    const char *head =
+        total <= 128 ? (i ? ", " : "{ ") : (i ? ",\n  " : "{\n  ");
+    lcu__put(ins, sizeof(ins), &len, head, strlen(head));
+    lcu__put(ins, sizeof(ins), &len, entry[i], lens[i]);
+  }
+  if (n > 0)
+    lcu__put(ins, sizeof(ins), &len, total <= 128 ? " }" : "\n}", 2);
+  /* errors.js: an inspected value longer than 128 is cut there, '...' added */
+  if (len > 128)
+    memcpy(ins + 128, "...", 4);
+  snprintf(b->message, sizeof(b->message),
+           "The argument 'options' %s. Received %s", reason, ins);
+  return lcu_throw(err, "ERR_INVALID_ARG_VALUE", b->message);
 }
 
 /* ======================================================================== */

@@ -21,6 +21,13 @@ C_OPTION_KEYS = {"port": "port", "host": "host", "backlog": "backlog", "path": "
                  "reusePort": "reusePort"}
 
 
+# The order in which a C implementation writes an options object back (in a
+# thrown error's message, as util.inspect does): lc_listen_t's, since the ABI
+# carries which properties were given but not in what order.
+C_OPTION_ORDER = ("port", "host", "backlog", "path", "fd", "exclusive", "ipv6Only",
+                  "readableAll", "writableAll", "reusePort", "signal")
+
+
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool) and -2**31 <= v < 2**31
 

@@ -20,6 +20,7 @@ step tables all read KINDS; a new step kind is one class in this file.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
 import stat
@@ -29,7 +30,7 @@ from . import observe
 from .cabi import NotExpressible, to_c
 from .events import canon_event, event_text
 from .observe import ObserveError
-from .values import ANY, js, matches, resolve, to_protocol
+from .values import ANY, interpolate, js, matches, resolve, to_protocol, words_in_text
 from .verdicts import CANNOT_OBSERVE, Fail, Skip
 
 CALL, EXPECT, HARNESS = "call", "expect", "harness"
@@ -112,13 +113,40 @@ class On:
                f"(`{w.obj(step)}.on('{ev}', {label})`)."
 
 
+# The classes a synchronous throw of listen() can be (Node's internal errors:
+# ERR_SOCKET_BAD_PORT is a RangeError, ERR_INVALID_ARG_* a TypeError,
+# ERR_SERVER_ALREADY_LISTEN an Error).
+THROW_CLASSES = ("Error", "TypeError", "RangeError")
+
+
+def quoted(text) -> str:
+    """A message in a FAIL, quoted so that spaces and punctuation show."""
+    return json.dumps(text, ensure_ascii=False) if isinstance(text, str) else str(text)
+
+
+def check_message(what: str, want: str, got, detail=None):
+    """An error's message, exactly (its `{@token}`s already replaced)."""
+    if got != want:
+        raise Fail(f"{what} has the wrong message", quoted(want),
+                   "no message" if got is None else quoted(got), detail=detail)
+
+
+def message_words(w, text: str) -> str:
+    return f"the message `{words_in_text(text, w)}`"
+
+
 @kind
 class Listen:
-    name, group, value, keys, asserting = "listen", CALL, list, {"throws": str, **SRV}, True
+    name, group, value, asserting = "listen", CALL, list, True
+    keys = {"throws": str, "message": str, "class": str, **SRV}
     call_text = "listen()"
     example = "`{ listen = [ARGS...] }`"
     doc = ("`server.listen(ARGS...)`; fails the scenario if it throws. With "
-           "`throws = \"CODE\"`: it must throw that code")
+           "`throws = \"CODE\"`: it must throw that code; `message = \"...\"`: with exactly "
+           "that message (`{@port:P}`, `{@path:NAME}`... inside it stand for the token's "
+           "value); `class = \"TypeError\"` (`Error`, `RangeError`): an instance of that "
+           "class (JavaScript only: a C shim's error has no class, so it is not checked "
+           "there)")
 
     def run(ex, step):
         args = resolve(step["listen"], ex)
@@ -134,10 +162,19 @@ class Listen:
         call = f"listen({', '.join(js(a) for a in args)})"
         if "throws" in step:
             if r.get("r") == "throw":
+                thrown = [f"thrown: {r.get('code')}"
+                          + (f" ({r['class']})" if r.get("class") else "")
+                          + f": {str(r.get('message'))[:300]!r}"]
                 if r.get("code") != step["throws"]:
                     raise Fail(f"{call} threw the wrong error", step["throws"], r.get("code"),
-                               detail=[f"thrown: {r.get('code')}: "
-                                       f"{str(r.get('message'))[:300]!r}"])
+                               detail=thrown)
+                if "class" in step and ex.impl.kind != "c" \
+                        and r.get("class") != step["class"]:
+                    raise Fail(f"{call} threw an error of the wrong class", step["class"],
+                               r.get("class") or "no class reported", detail=thrown)
+                if "message" in step:
+                    check_message(f"the error {call} threw",
+                                  interpolate(step["message"], ex), r.get("message"))
                 return
             if r.get("r") == "ok":
                 raise Fail(f"{call} returned; it must throw", step["throws"], "no throw")
@@ -151,7 +188,12 @@ class Listen:
             w.roles.setdefault(label, "the listen() callback")
         call = f"`{w.obj(step)}.listen({', '.join(w.value(a) for a in args)})`"
         if "throws" in step:
-            return f"{call} must throw synchronously, an error with code {step['throws']}."
+            cls = step.get("class")
+            what = f"{'an' if cls[0] in 'AEIOU' else 'a'} `{cls}`" if cls else "an error"
+            text = f"{call} must throw synchronously {what} with code {step['throws']}"
+            if "message" in step:
+                text += " and " + message_words(w, step["message"])
+            return text + "."
         return f"{w.subject(step)} listens with {call}; the call returns without throwing."
 
 
@@ -316,8 +358,10 @@ class Events:
 @kind
 class Error:
     name, group, value, keys, asserting = "error", EXPECT, dict, SRV, True
-    example = "`{ error = { code = ..., errno = ..., syscall = ..., address = ..., port = ... } }`"
-    doc = "fields of the last `'error'` emitted"
+    example = ("`{ error = { code = ..., errno = ..., syscall = ..., address = ..., port = ..., "
+               "message = ... } }`")
+    doc = ("fields of the last `'error'` emitted; `message` is the exact text, with "
+           "`{@port:P}`, `{@path:NAME}`... inside it standing for the token's value")
 
     def run(ex, step):
         srv = ex.srv(step)
@@ -325,14 +369,21 @@ class Error:
         if not errs:
             raise Fail(f"server {srv} emitted no 'error'", step["error"], "no error")
         got = errs[-1].get("error") or {}
-        want = resolve(step["error"], ex)
+        fields = {k: v for k, v in step["error"].items() if k != "message"}
+        want = resolve(fields, ex)
         bad = {k: got.get(k) for k, v in want.items() if v != ANY and got.get(k) != v}
         if bad:
             raise Fail("the error's fields differ", want, {k: got.get(k) for k in want})
+        if "message" in step["error"]:
+            check_message(f"the 'error' server {srv} emitted",
+                          interpolate(step["error"]["message"], ex), got.get("message"))
 
     def words(w, step):
         fields = []
         for k, v in step["error"].items():
+            if k == "message":
+                fields.append(message_words(w, v))
+                continue
             val = "any value" if v == "@any" else (v if k == "code" else w.value(v))
             fields.append(f"{k} {val}")
         return f"The last 'error' {w.srv_name(step.get('srv', 'A'))} emitted has " \

@@ -13,9 +13,9 @@ import re
 import tomllib
 
 from . import crossing, lines, values
-from .cabi import expressible_in_c
+from .cabi import C_OPTION_ORDER, expressible_in_c
 from .paths import CLAUSES, SCENARIO_DIR
-from .steps import KINDS, has_type, step_kind, type_name
+from .steps import KINDS, THROW_CLASSES, has_type, step_kind, type_name
 
 LEVELS = ("must", "node")
 APPLIES = ("all", "c", "js")
@@ -160,6 +160,9 @@ def lint(sc: dict, clauses: dict) -> list[str]:
             values.parse(v)
         except values.TokenError as e:
             out.append(str(e))
+    if sc.get("applies", "all") != "js":
+        out += [f"step {j + 1}{p}" for j, step in enumerate(sc["steps"])
+                for p in lint_options_order(step)]
     if asserting == 0:
         out.append("has no step that can fail")
     return out
@@ -183,6 +186,52 @@ def lint_step(step) -> list[str]:
     if kind == "events" and isinstance(step["events"], list) and \
             not all(isinstance(e, str) for e in step["events"]):
         out.append(" (events): every event is a string")
+    if kind == "listen":
+        for key in ("message", "class"):
+            if key in step and "throws" not in step:
+                out.append(f" (listen): {key} is about a throw; it needs throws = \"CODE\"")
+        if "class" in step and step["class"] not in THROW_CLASSES:
+            out.append(f" (listen): class must be one of {', '.join(THROW_CLASSES)}, "
+                       f"not {step['class']!r}")
+    message = step.get("message") if kind == "listen" else \
+        step["error"].get("message") if kind == "error" and isinstance(step["error"], dict) \
+        else None
+    if message is not None:
+        out += [f" ({kind}): message {p}" for p in lint_message(message)]
+    return out
+
+
+def lint_options_order(step) -> list[str]:
+    """A throw's message shows the options object as util.inspect writes it,
+    in the order the user wrote its properties; a C shim is given no order
+    and writes them in lc_listen_t's (cabi.C_OPTION_ORDER).  So that both can
+    pass, such an object is written in that order in the table."""
+    if not isinstance(step, dict) or step_kind(step) != "listen" or "message" not in step:
+        return []
+    args = step["listen"]
+    if not (isinstance(args, list) and args and isinstance(args[0], dict)):
+        return []
+    keys = [k for k in args[0] if k in C_OPTION_ORDER]
+    if keys != sorted(keys, key=C_OPTION_ORDER.index):
+        return [f" (listen): with a message, write the options in the order a C shim "
+                f"writes them back ({', '.join(C_OPTION_ORDER)}), or make the scenario "
+                f"applies = \"js\""]
+    return []
+
+
+def lint_message(message) -> list[str]:
+    """An expected message: a string, with only known `{@token}`s in it."""
+    if not isinstance(message, str):
+        return [f"must be a string, not {message!r}"]
+    out = []
+    if message.startswith("@"):
+        out.append(f"{message!r} is a text, not a token: write a token inside it as "
+                   f"{{@port:P}}")
+    for tok in values.embedded(message):
+        try:
+            values.parse(tok)
+        except values.TokenError as e:
+            out.append(f"{{{tok}}}: {e}")
     return out
 
 

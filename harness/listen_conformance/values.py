@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from typing import Callable
 
 
@@ -224,6 +225,37 @@ def tokens_in(v):
             yield from tokens_in(x)
     elif isinstance(v, str) and v.startswith("@") and not v.startswith("@@"):
         yield v
+
+
+# ---------------------------------------------------------------------------
+# Tokens inside a text (an error's expected message)
+
+# `{@port:P}` inside a message stands for the token's value as text: the
+# port's digits, the path itself.  Only the `message` keys of the table are
+# read this way (steps.py); everywhere else a token is a whole string.
+EMBEDDED_RE = re.compile(r"\{(@[^{}\s]+)\}")
+
+
+def embedded(text: str) -> list[str]:
+    """The tokens written `{@...}` inside a text."""
+    return EMBEDDED_RE.findall(text)
+
+
+def as_text(v) -> str:
+    """A resolved value as a message writes it: a string as itself, a
+    number in JavaScript's form."""
+    return v if isinstance(v, str) else js(v)
+
+
+def interpolate(text: str, ctx) -> str:
+    """A text with each `{@token}` replaced by its value for this run."""
+    return EMBEDDED_RE.sub(lambda m: as_text(resolve(m.group(1), ctx)), text)
+
+
+def words_in_text(text: str, w) -> str:
+    """A text for the document: each `{@token}` written `${words}`, as in a
+    JavaScript template literal."""
+    return EMBEDDED_RE.sub(lambda m: "${" + words_of(m.group(1), w) + "}", text)
 
 
 class DryContext:

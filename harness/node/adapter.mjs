@@ -62,6 +62,24 @@ function str(v) {
   return v === undefined || v === null ? null : String(v);
 }
 
+// The standard class an error is an instance of, as a user's
+// `assert.throws(f, TypeError)` sees it: the nearest constructor in its
+// prototype chain that is one of JavaScript's own error classes (Node's
+// internal errors are subclasses named NodeError, so the constructor's own
+// name would not say it).  null for a value that is no Error.
+const ERROR_CLASSES = [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError,
+                       URIError];
+if (typeof AggregateError === 'function') ERROR_CLASSES.push(AggregateError);
+
+function errorClass(e) {
+  if (e === null || typeof e !== 'object') return null;
+  for (let p = Object.getPrototypeOf(e); p !== null; p = Object.getPrototypeOf(p)) {
+    const c = Object.prototype.hasOwnProperty.call(p, 'constructor') ? p.constructor : null;
+    if (ERROR_CLASSES.includes(c)) return c.name;
+  }
+  return null;
+}
+
 function errorFields(e) {
   if (e === null || typeof e !== 'object') {
     return { code: null, errno: null, syscall: null, address: null, port: -1,
@@ -268,7 +286,8 @@ function callImpl(seq, f) {
   } catch (e) {
     const obj = e !== null && typeof e === 'object';
     return { r: 'throw', seq, code: obj ? str(e.code) : null,
-             name: obj ? str(e.name) : typeof e, message: obj ? str(e.message) : String(e) };
+             name: obj ? str(e.name) : typeof e, class: errorClass(e),
+             message: obj ? str(e.message) : String(e) };
   } finally {
     inCall = false;
     markAdopted();

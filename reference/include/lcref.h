@@ -70,7 +70,7 @@ typedef struct lcr_error_s {
   int port;             /* err.port, or -1 when Node leaves it unset */
   const char *hostname; /* err.hostname (DNS errors), or NULL */
   const char *message;  /* Node's message text */
-  char buf[192];        /* storage for message, owned by this struct */
+  char buf[512];        /* storage for message, owned by this struct */
 } lcr_error_t;
 
 /* ------------------------------------------------------------------------ */
@@ -172,7 +172,14 @@ enum {
   LCR_HAS_HOST = 1u << 1,
   LCR_HAS_BACKLOG = 1u << 2,
   LCR_HAS_PATH = 1u << 3,
-  LCR_HAS_FD = 1u << 4
+  LCR_HAS_FD = 1u << 4,
+  /* The boolean options given (true or false); only their values count for
+   * listening, their presence shows in a thrown error's message. */
+  LCR_HAS_EXCLUSIVE = 1u << 5,
+  LCR_HAS_IPV6ONLY = 1u << 6,
+  LCR_HAS_READABLEALL = 1u << 7,
+  LCR_HAS_WRITABLEALL = 1u << 8,
+  LCR_HAS_REUSEPORT = 1u << 9
 };
 
 typedef struct lcr_listen_s {

@@ -121,10 +121,7 @@ int lcr_listen(lcr_server_t *s, const lcr_listen_t *a, lcr_error_t *err) {
       (a->form == LCR_FORM_PATH && path_is_port(a->path, a->path_len, &port))) {
     if (a->form == LCR_FORM_PATH) {
       if (port < 0) {
-        lcr__error_node(err, "ERR_SOCKET_BAD_PORT",
-                        "options.port should be >= 0 and < 65536. "
-                        "Received type string ('%.*s').",
-                        (int)(a->path_len < 40 ? a->path_len : 40), a->path);
+        lcr__error_bad_port_string(err, a->path, a->path_len);
         return -1;
       }
     } else if (a->has & LCR_HAS_PORT) {
@@ -165,10 +162,10 @@ int lcr_listen(lcr_server_t *s, const lcr_listen_t *a, lcr_error_t *err) {
       a->path != NULL && a->path_len > 0) {
     /* "We can not call fchmod on abstract unix socket" */
     if (a->path[0] == '\0' && (a->readable_all || a->writable_all)) {
-      lcr__error_node(err, "ERR_INVALID_ARG_VALUE",
-                      "The argument 'options' can not set readableAll or "
-                      "writableAllt to true when path is abstract unix "
-                      "socket.");
+      lcr__error_invalid_options(err,
+                                 "can not set readableAll or writableAllt to "
+                                 "true when path is abstract unix socket",
+                                 a);
       return -1;
     }
     backlog = backlog_from_args;
@@ -179,13 +176,11 @@ int lcr_listen(lcr_server_t *s, const lcr_listen_t *a, lcr_error_t *err) {
   }
 
   if (!(a->has & (LCR_HAS_PORT | LCR_HAS_PATH)) || a->form == LCR_FORM_HANDLE) {
-    lcr__error_node(err, "ERR_INVALID_ARG_VALUE",
-                    "The argument 'options' must have the property \"port\" "
-                    "or \"path\".");
+    lcr__error_invalid_options(
+        err, "must have the property \"port\" or \"path\"", a);
     return -1;
   }
-  lcr__error_node(err, "ERR_INVALID_ARG_VALUE",
-                  "The argument 'options' is invalid.");
+  lcr__error_invalid_options(err, "is invalid", a);
   return -1;
 }
 

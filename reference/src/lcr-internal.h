@@ -31,6 +31,17 @@ void lcr__error_uv(lcr_error_t *e, int uverr, const char *syscall,
 void lcr__error_errno(lcr_error_t *e, int uverr, const char *syscall);
 /* Node's DNSException(err, 'getaddrinfo', hostname). */
 void lcr__error_dns(lcr_error_t *e, int uverr, const char *hostname);
+/* ERR_SOCKET_BAD_PORT for a string that reads as a port out of range:
+ * "options.port should be >= 0 and < 65536. Received type string ('...')."
+ * (errors.js determineSpecificType()). */
+void lcr__error_bad_port_string(lcr_error_t *e, const char *s, size_t len);
+/* ERR_INVALID_ARG_VALUE for the options object: "The argument 'options'
+ * <reason>. Received <util.inspect(options)>", the object made from the
+ * arguments present in `a` (the ABI keeps no property order: they are
+ * written in lcr_listen_t's order, port, host, backlog, path, fd, exclusive,
+ * ipv6Only, readableAll, writableAll, reusePort, signal). */
+void lcr__error_invalid_options(lcr_error_t *e, const char *reason,
+                                const lcr_listen_t *a);
 /* A Node "ERR_*" error with a fixed or formatted message. */
 void lcr__error_node(lcr_error_t *e, const char *code, const char *fmt, ...)
 #if defined(__GNUC__)
