@@ -51,7 +51,8 @@ TIMEWAIT_SHOW_S = 1.0
 TIMEWAIT_ATTEMPTS = 5
 
 FAMILY_WORDS = {"tcp4": "a TCP/IPv4 socket", "tcp6": "a TCP/IPv6 socket",
-                "unix": "a Unix-domain (IPC) socket"}
+                "unix": "a Unix-domain (IPC) socket",
+                "file": "a regular file (an open descriptor that is no socket)"}
 ON_OFF = {True: "on", False: "off"}
 
 KINDS: dict[str, type] = {}
@@ -258,7 +259,8 @@ class Mksock:
     keys = {"family": str, "address": str, "port": (int, str), "path": str, "bind": bool,
             "listen": bool, "backlog": int}
     example = '`{ mksock = "H", family = "tcp4", address = "127.0.0.1", port = 0 }`'
-    doc = "make a bound socket for the handle forms (`path = ...` for `unix`)"
+    doc = ("make a bound socket for the handle forms (`path = ...` for `unix`; "
+           "`family = \"file\", path = ...`: a regular file opened instead, no socket)")
 
     def run(ex, step):
         cmd = {"op": "mksock", "name": step["mksock"],
@@ -281,6 +283,10 @@ class Mksock:
         fam = step.get("family", "tcp4")
         what = FAMILY_WORDS.get(fam, f"a {fam} socket")
         bound = step.get("bind", True)
+        if fam == "file":
+            return f"The runner (not the implementation) opens {what} at " \
+                   f"{w.value(step.get('path', '?'))}, named {step['mksock']}, for the " \
+                   f"handle forms."
         if not bound:
             where = ", not yet bound"
         elif fam == "unix":

@@ -317,6 +317,14 @@ function mksock(cmd) {
     handle = new b.Pipe(b.PipeConstants.SOCKET);
     what = JSON.stringify(cmd.path);
     if (doBind) err = handle.bind(cmd.path);
+  } else if (family === 'file') {
+    // Not a socket: a regular file, for listen({ fd }) on a descriptor that
+    // is open but no socket.
+    if (typeof cmd.path !== 'string') throw new AdapterError('mksock file needs a path');
+    const fd = fs.openSync(cmd.path, 'w+', 0o600);
+    st.handles.set(cmd.name, { handle: { fd, close(cb) { fs.closeSync(fd); if (cb) cb(); } },
+                               adopted: false, closed: false });
+    return fd;
   } else {
     throw new AdapterError(`mksock: unknown family ${JSON.stringify(family)}`);
   }
