@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -300,6 +301,20 @@ static int make_socket(const lch__cmd_t *cmd, char *msg, size_t msglen) {
   char where[300];
 
   memset(&addr, 0, sizeof(addr));
+  if (cmd->family == LCH_FAMILY_FILE) {
+    /* Not a socket: a regular file, for listen({ fd }) on a descriptor
+     * that is open but no socket. */
+    int fd;
+    if (strlen(cmd->path) != cmd->path_len) {
+      snprintf(msg, msglen, "mksock: a file path must not hold a NUL");
+      return -1;
+    }
+    fd = open(cmd->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+      snprintf(msg, msglen, "mksock: open(%.200s): %s (errno %d)", cmd->path,
+               strerror(errno), errno);
+    return fd;
+  }
   if (cmd->family == LCH_FAMILY_UNIX) {
     domain = AF_UNIX;
     if (cmd->path) {

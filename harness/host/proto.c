@@ -226,9 +226,12 @@ static int parse_mksock(ctx_t *c) {
     cmd->family = LCH_FAMILY_TCP6;
   else if (strcmp(family, "unix") == 0)
     cmd->family = LCH_FAMILY_UNIX;
+  else if (strcmp(family, "file") == 0)
+    cmd->family = LCH_FAMILY_FILE;
   else
     return err(c->errbuf, c->errlen,
-               "mksock: field [family] must be tcp4, tcp6 or unix, not [%s]",
+               "mksock: field [family] must be tcp4, tcp6, unix or file, "
+               "not [%s]",
                family);
   if (get_str(c, "address", 0, &cmd->address) < 0)
     return -1;
@@ -248,7 +251,12 @@ static int parse_mksock(ctx_t *c) {
   if (r && cmd->family != LCH_FAMILY_TCP6)
     return err(c->errbuf, c->errlen,
                "mksock: field [ipv6Only] is for tcp6, not %s", family);
-  if (cmd->family == LCH_FAMILY_UNIX) {
+  if (cmd->family == LCH_FAMILY_FILE) {
+    if (cmd->address || !cmd->path || cmd->do_listen)
+      return err(c->errbuf, c->errlen,
+                 "mksock: a file needs field [path] and takes no [address] "
+                 "or [listen]");
+  } else if (cmd->family == LCH_FAMILY_UNIX) {
     if (cmd->address)
       return err(c->errbuf, c->errlen,
                  "mksock: field [address] is for tcp4/tcp6, not unix");

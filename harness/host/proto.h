@@ -37,7 +37,8 @@ typedef enum lch__op_e {
 typedef enum lch__family_e {
   LCH_FAMILY_TCP4 = 1,
   LCH_FAMILY_TCP6 = 2,
-  LCH_FAMILY_UNIX = 3
+  LCH_FAMILY_UNIX = 3,
+  LCH_FAMILY_FILE = 4 /* a regular file, not a socket */
 } lch__family_t;
 
 /* Strings point into `json` and live as long as the command. */

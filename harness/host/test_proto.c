@@ -121,7 +121,7 @@ int main(void) {
   BAD("{\"op\":\"mksock\",\"seq\":1,\"family\":\"tcp4\"}",
       "missing field [name]");
   BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"family\":\"udp\"}",
-      "tcp4, tcp6 or unix");
+      "tcp4, tcp6, unix or file");
   BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"family\":\"unix\"}",
       "needs field [path]");
   BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"family\":\"tcp4\","

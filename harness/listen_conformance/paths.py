@@ -43,6 +43,8 @@ SCENARIO_DIR = CONFORMANCE / "scenarios"
 SPEC_DIR = CONFORMANCE / "spec"
 CLAUSES = SPEC_DIR / "CLAUSES.md"
 FORMAT = CONFORMANCE / "FORMAT.md"
+# Node's own listen() tests, mapped to scenarios (NODE-TESTS.md).
+NODE_TESTS = CONFORMANCE / "node-tests.toml"
 # The generated document lives in a checkout only.
 SPEC_DOC = CHECKOUT / "docs" / "SPEC.md" if CHECKOUT else None
 

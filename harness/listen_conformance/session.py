@@ -19,7 +19,7 @@ import pytest
 
 from . import expectations as expectations_mod
 from . import report as report_mod
-from . import causes, lines, paths, table
+from . import causes, lines, nodemap, paths, table
 from .paths import SCENARIO_DIR
 from .verdicts import BAD, EXIT_UNEXPECTED, EXIT_USAGE, RESULT_KEY, Result, counts, is_blind, levels
 
@@ -59,6 +59,9 @@ class SuiteSession:
         if self.table is None:
             self.clauses = table.load_clauses()
             self.table = table.load(SCENARIO_DIR, self.clauses)
+            # The map of Node's own tests names scenarios: a bad one is a
+            # set-up error like a bad table.
+            nodemap.load(scenario_ids={s["id"] for s in self.table})
             unknown = self.only - {s["id"] for s in self.table}
             if unknown:
                 pytest.exit(unknown_ids("scenario", unknown, [s["id"] for s in self.table]),

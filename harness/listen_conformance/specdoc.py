@@ -152,8 +152,10 @@ def steps_in_words(sc: dict) -> list[str]:
     return out
 
 
-def facts(sc: dict, clauses: dict, primary: str | None = None) -> list[str]:
-    """The scenario's facts as '**Name:** value' lines (without the steps)."""
+def facts(sc: dict, clauses: dict, primary: str | None = None,
+          mirrors: list | None = None) -> list[str]:
+    """The scenario's facts as '**Name:** value' lines (without the steps);
+    `mirrors`: the Node tests (nodemap.NodeTest) it mirrors."""
     out = [f"**Call:** `{sc['call']}`",
            f"**Level:** {LEVEL_WORDS.get(sc['level'], sc['level'])}"]
     others = [c for c in sc["clauses"] if c != primary]
@@ -176,6 +178,9 @@ def facts(sc: dict, clauses: dict, primary: str | None = None) -> list[str]:
     if sc.get("matrix"):
         out.append(f"**Generated:** a cell of the matrix `{sc['matrix']}` in "
                    f"`conformance/scenarios/{sc.get('file', '')}` (FORMAT.md, \"Matrices\")")
+    if mirrors:
+        out.append("**Mirrors Node's test:** " + ", ".join(
+            f"[`{t.name}`](#{_node_test_anchor(t.file)})" for t in mirrors))
     return out
 
 
@@ -216,13 +221,22 @@ def _clauses_notes(path) -> list[str]:
     return [p.strip() for p in text.split("\n\n") if p.strip()]
 
 
-def generate(scenarios=None, clauses=None, clauses_path=None) -> str:
-    from . import table
+def _node_test_anchor(file: str) -> str:
+    return "node-" + re.sub(r"[^a-z0-9-]+", "-", file.rsplit("/", 1)[-1].lower()).strip("-")
+
+
+def generate(scenarios=None, clauses=None, clauses_path=None, node_map=None) -> str:
+    """The document.  With the table read here (scenarios None), the map of
+    Node's own tests (node-tests.toml) is read and linted too, and shown."""
+    from . import nodemap, table
     if clauses is None:
         clauses = table.load_clauses()
         clauses_path = CLAUSES
     if scenarios is None:
         scenarios = table.load(table.SCENARIO_DIR, clauses)
+        if node_map is None:
+            node_map = nodemap.load(scenario_ids={s["id"] for s in scenarios})
+    mirrors = node_map.by_scenario() if node_map is not None else {}
     groups = table.by_clause(scenarios, clauses)
     n_must = sum(1 for s in scenarios if s["level"] == "must")
     out = ["# The `server.listen()` specification, as the suite checks it", "",
@@ -233,7 +247,9 @@ def generate(scenarios=None, clauses=None, clauses_path=None) -> str:
            "that checks it, in words. A scenario that checks several clauses is described in "
            "full under the first clause it names and listed under the others.", "",
            f"{len(clauses)} clauses, {len(scenarios)} scenarios: {n_must} required by the text, "
-           f"{len(scenarios) - n_must} Node.js behaviour.", "",
+           f"{len(scenarios) - n_must} Node.js behaviour."
+           + (" [Node's own tests](#node-tests), mapped to the scenarios that mirror "
+              "them, follow the clauses." if node_map is not None else ""), "",
            "How to read a scenario:", "",
            "- **Level** *required by the text*: the documentation demands it; every conforming "
            "implementation passes it. *Node.js behaviour*: the text is silent or ambiguous, and "
@@ -271,7 +287,7 @@ def generate(scenarios=None, clauses=None, clauses_path=None) -> str:
                    f"{'it names' if len(elsewhere) == 1 else 'they name'}"
                    f" and listed at the end of this section." if elsewhere else "."), ""]
         for sc in here:
-            out += _scenario_md(sc, clauses, cid)
+            out += _scenario_md(sc, clauses, cid, mirrors.get(sc["id"]))
         if elsewhere:
             out += [f"Also checking {cid}:", ""]
             for sc in elsewhere:
@@ -279,13 +295,53 @@ def generate(scenarios=None, clauses=None, clauses_path=None) -> str:
                 out.append(f"- [`{sc['id']}`](#{_anchor(sc['id'])}) ({lvl}, described under "
                            f"{sc['clauses'][0]}): {sc['title']}")
             out.append("")
+    if node_map is not None:
+        out += _node_tests_md(node_map)
     return "\n".join(out).rstrip() + "\n"
 
 
-def _scenario_md(sc, clauses, cid) -> list[str]:
+def _node_tests_md(node_map) -> list[str]:
+    """The section on Node's own tests: per file, its assertions and the
+    scenarios that mirror each, or why none does."""
+    from .nodemap import OUT, PENDING
+    n = node_map.counts()
+    out = ['<a id="node-tests"></a>', "", "## Node's own tests", "",
+           f"The listen() and close() assertions of {len(node_map.tests)} test files of "
+           f"Node.js's own suite (read from `{node_map.source}`; the map is "
+           f"`conformance/node-tests.toml`), each with the scenarios that check the same "
+           f"thing. {n['total']} assertions: {n['covered']} covered, {n['pending']} partly "
+           f"covered until work in progress lands, {n['out']} out of scope, "
+           f"{n['gap']} not covered yet.", "",
+           "- **covered**: the scenarios listed check it.",
+           "- **pending**: what is left of it (a value or an error's message or class) "
+           "is for " + "; ".join(f"*{k}*: {v}" for k, v in PENDING.items()) + ".",
+           "- **out of scope**: " + "; ".join(f"*{k}*: {v}" for k, v in OUT.items()) + ".",
+           "- **not covered yet**: with the reason.", ""]
+    for t in node_map.tests:
+        lines_ = ", ".join(t.lines)
+        out += [f'<a id="{_node_test_anchor(t.file)}"></a>', "", f"### `{t.file}`", "",
+                f"Node.js lines: {lines_}.", ""]
+        for a in t.assertions:
+            links = ", ".join(f"[`{s}`](#{_anchor(s)})" for s in a.scenarios)
+            if a.status == "out":
+                tail = f"out of scope ({a.out}): {a.why}"
+            elif a.status == "gap":
+                tail = f"not covered yet: {a.gap}"
+            elif a.status == "pending":
+                tail = (f"{links}; " if links else "") + \
+                    f"pending ({', '.join(a.pending)}): {a.note}"
+            else:
+                tail = links + (f" ({a.note})" if a.note else "")
+            where = f"lines {a.at}" if a.at[:1].isdigit() else a.at
+            out.append(f"- {where}: {a.what} — {tail}")
+        out.append("")
+    return out
+
+
+def _scenario_md(sc, clauses, cid, mirrors=None) -> list[str]:
     out = [f'<a id="{_anchor(sc["id"])}"></a>', "", f"### `{sc['id']}`", "",
            f"*{sc['title']}*", ""]
-    out += [f"- {f}" for f in facts(sc, clauses, primary=cid)]
+    out += [f"- {f}" for f in facts(sc, clauses, primary=cid, mirrors=mirrors)]
     out += ["", "Steps:", ""]
     out += [f"{i}. {s}" for i, s in enumerate(steps_in_words(sc), 1)]
     out.append("")

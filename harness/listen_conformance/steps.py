@@ -53,7 +53,8 @@ TIMEWAIT_SHOW_S = 1.0
 TIMEWAIT_ATTEMPTS = 5
 
 FAMILY_WORDS = {"tcp4": "a TCP/IPv4 socket", "tcp6": "a TCP/IPv6 socket",
-                "unix": "a Unix-domain (IPC) socket"}
+                "unix": "a Unix-domain (IPC) socket",
+                "file": "a regular file (an open descriptor that is no socket)"}
 ON_OFF = {True: "on", False: "off"}
 
 KINDS: dict[str, type] = {}
@@ -79,6 +80,8 @@ def seconds(ms: int) -> str:
 
 
 SRV = {"srv": str}
+# A value as a scenario may write it (a token, a number, a string, a table...).
+ANY_VALUE = (str, int, float, bool, list, dict)
 
 
 # ---------------------------------------------------------------------------
@@ -138,7 +141,7 @@ def message_words(w, text: str) -> str:
 @kind
 class Listen:
     name, group, value, asserting = "listen", CALL, list, True
-    keys = {"throws": str, "message": str, "class": str, **SRV}
+    keys = {"throws": str, "message": str, "class": str, "returns": str, **SRV}
     call_text = "listen()"
     example = "`{ listen = [ARGS...] }`"
     doc = ("`server.listen(ARGS...)`; fails the scenario if it throws. With "
@@ -146,7 +149,8 @@ class Listen:
            "that message (`{@port:P}`, `{@path:NAME}`... inside it stand for the token's "
            "value); `class = \"TypeError\"` (`Error`, `RangeError`): an instance of that "
            "class (JavaScript only: a C shim's error has no class, so it is not checked "
-           "there)")
+           "there); with `returns = \"server\"`: it must return the server itself "
+           "(JavaScript)")
 
     def run(ex, step):
         args = resolve(step["listen"], ex)
@@ -179,6 +183,7 @@ class Listen:
             if r.get("r") == "ok":
                 raise Fail(f"{call} returned; it must throw", step["throws"], "no throw")
         ex.ok(r, call)
+        check_returns(step, r, call)
 
     def words(w, step):
         args = step["listen"]
@@ -194,28 +199,87 @@ class Listen:
             if "message" in step:
                 text += " and " + message_words(w, step["message"])
             return text + "."
+        if "returns" in step:
+            return f"{w.subject(step)} listens with {call}; the call returns without " \
+                   f"throwing, and what it returns is the server itself."
         return f"{w.subject(step)} listens with {call}; the call returns without throwing."
+
+
+RETURNS = ("server",)
+
+
+def check_returns(step, r, call):
+    """`returns = "server"`: the call returned the server it was called on."""
+    if "returns" not in step:
+        return
+    if step["returns"] not in RETURNS:
+        raise Fail(f"returns must be one of {RETURNS}", RETURNS, step["returns"])
+    if "self" not in r:
+        raise Skip("the runner does not report what a call returned (a JavaScript question)")
+    if r["self"] is not True:
+        raise Fail(f"{call} did not return the server", "the server", "another value")
 
 
 @kind
 class Close:
-    name, group, value, keys, asserting = "close", CALL, (bool, str), SRV, False
+    name, group, value = "close", CALL, (bool, str)
+    keys = {"arg": ANY_VALUE, "returns": str, **SRV}
     call_text = "close()"
     example = '`{ close = "C1" }` / `{ close = true }`'
-    doc = "`server.close(C1)` / `server.close()`"
+    doc = ("`server.close(C1)` / `server.close()`; `arg = VALUE`: `server.close(VALUE)` with a "
+           "value that is not a function (JavaScript); `returns = \"server\"`: it must return the "
+           "server itself (JavaScript)")
+
+    asserting = False
 
     def run(ex, step):
         cmd = {"op": "close", "srv": ex.srv(step)}
         if isinstance(step["close"], str):
             cmd["cb"] = step["close"]
-        ex.ok(ex.call(cmd), "close()")
+        if "arg" in step:
+            if ex.impl.kind == "c":
+                raise Skip("the C shim ABI cannot pass close() a value that is not a function")
+            cmd["arg"] = to_protocol(resolve(step["arg"], ex))
+        r = ex.call(cmd)
+        ex.ok(r, "close()")
+        check_returns(step, r, "close()")
 
     def words(w, step):
         c = step["close"]
+        if "arg" in step:
+            return f"{w.subject(step)} is closed with `{w.obj(step)}.close(" \
+                   f"{w.value(step['arg'])})`, a value that is not a function" + \
+                   ("; the call returns the server itself." if "returns" in step else ".")
+        if "returns" in step:
+            return f"{w.subject(step)} is closed with `{w.obj(step)}.close()`; the call " \
+                   f"returns the server itself."
         if isinstance(c, str):
             w.roles.setdefault(c, "the close() callback")
             return f"{w.subject(step)} is closed with `{w.obj(step)}.close({c})`."
         return f"{w.subject(step)} is closed with `{w.obj(step)}.close()`."
+
+
+@kind
+class Dispose:
+    name, group, value, keys, asserting = "dispose", CALL, str, SRV, False
+    call_text = "[Symbol.asyncDispose]()"
+    example = '`{ dispose = "D" }`'
+    doc = ("`server[Symbol.asyncDispose]()` (JavaScript); `call D` is reported when its promise "
+           "resolves, `call D rejected` when it rejects")
+
+    def run(ex, step):
+        if ex.impl.kind == "c":
+            raise Skip("Symbol.asyncDispose is a JavaScript question")
+        r = ex.call({"op": "dispose", "srv": ex.srv(step), "label": step["dispose"]})
+        if r.get("r") == "unsupported":
+            raise Skip(f"the runtime has no net.Server[Symbol.asyncDispose]: {r.get('message')}")
+        ex.ok(r, "[Symbol.asyncDispose]()")
+
+    def words(w, step):
+        label = step["dispose"]
+        w.roles.setdefault(label, "the resolution of the asyncDispose promise")
+        return f"{w.subject(step)} is disposed of with `await {w.obj(step)}" \
+               f"[Symbol.asyncDispose]()`; `{label}` stands for the promise resolving."
 
 
 @kind
@@ -237,7 +301,8 @@ class Mksock:
     keys = {"family": str, "address": str, "port": (int, str), "path": str, "bind": bool,
             "listen": bool, "backlog": int}
     example = '`{ mksock = "H", family = "tcp4", address = "127.0.0.1", port = 0 }`'
-    doc = "make a bound socket for the handle forms (`path = ...` for `unix`)"
+    doc = ("make a bound socket for the handle forms (`path = ...` for `unix`; "
+           "`family = \"file\", path = ...`: a regular file opened instead, no socket)")
 
     def run(ex, step):
         cmd = {"op": "mksock", "name": step["mksock"],
@@ -260,6 +325,10 @@ class Mksock:
         fam = step.get("family", "tcp4")
         what = FAMILY_WORDS.get(fam, f"a {fam} socket")
         bound = step.get("bind", True)
+        if fam == "file":
+            return f"The runner (not the implementation) opens {what} at " \
+                   f"{w.value(step.get('path', '?'))}, named {step['mksock']}, for the " \
+                   f"handle forms."
         if not bound:
             where = ", not yet bound"
         elif fam == "unix":

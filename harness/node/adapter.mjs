@@ -279,10 +279,11 @@ function serverOf(cmd) {
 
 // A call into the implementation: sync events are marked, a throw is a
 // `throw` response.
-function callImpl(seq, f) {
+function callImpl(seq, f, server) {
   inCall = true;
+  let ret;
   try {
-    f();
+    ret = f();
   } catch (e) {
     const obj = e !== null && typeof e === 'object';
     return { r: 'throw', seq, code: obj ? str(e.code) : null,
@@ -292,7 +293,9 @@ function callImpl(seq, f) {
     inCall = false;
     markAdopted();
   }
-  return { r: 'ok', seq };
+  // `self`: whether the call returned the server itself (listen() and
+  // close() do, so calls chain).
+  return server === undefined ? { r: 'ok', seq } : { r: 'ok', seq, self: ret === server };
 }
 
 function markAdopted() {
@@ -333,6 +336,14 @@ function mksock(cmd) {
     handle = new b.Pipe(b.PipeConstants.SOCKET);
     what = JSON.stringify(cmd.path);
     if (doBind) err = handle.bind(cmd.path);
+  } else if (family === 'file') {
+    // Not a socket: a regular file, for listen({ fd }) on a descriptor that
+    // is open but no socket.
+    if (typeof cmd.path !== 'string') throw new AdapterError('mksock file needs a path');
+    const fd = fs.openSync(cmd.path, 'w+', 0o600);
+    st.handles.set(cmd.name, { handle: { fd, close(cb) { fs.closeSync(fd); if (cb) cb(); } },
+                               adopted: false, closed: false });
+    return fd;
   } else {
     throw new AdapterError(`mksock: unknown family ${JSON.stringify(family)}`);
   }
@@ -484,7 +495,7 @@ function handle(cmd) {
       const [name, server] = serverOf(cmd);
       if (!Array.isArray(cmd.args)) throw new AdapterError('listen needs an args array');
       const args = decode(st, cmd.args, name);
-      return callImpl(seq, () => server.listen(...args));
+      return callImpl(seq, () => server.listen(...args), server);
     }
     case 'close': {
       const [name, server] = serverOf(cmd);
@@ -492,7 +503,24 @@ function handle(cmd) {
         throw new AdapterError('close cb must be a label string');
       }
       const fn = typeof cmd.cb === 'string' ? labelledFn(st, cmd.cb, name) : null;
-      return callImpl(seq, () => (fn ? server.close(fn) : server.close()));
+      if (Object.prototype.hasOwnProperty.call(cmd, 'arg')) {
+        // close(VALUE) with a value that is not a function.
+        const arg = decode(st, cmd.arg, name);
+        return callImpl(seq, () => server.close(arg), server);
+      }
+      return callImpl(seq, () => (fn ? server.close(fn) : server.close()), server);
+    }
+    case 'dispose': {
+      // server[Symbol.asyncDispose](): LABEL is called when its promise
+      // resolves, `LABEL rejected` when it rejects.
+      const [name, server] = serverOf(cmd);
+      if (typeof cmd.label !== 'string') throw new AdapterError('dispose needs a label');
+      if (typeof server[Symbol.asyncDispose] !== 'function') {
+        return { r: 'unsupported', seq, message: 'net.Server has no Symbol.asyncDispose' };
+      }
+      const ok = labelledFn(st, cmd.label, name);
+      const bad = labelledFn(st, `${cmd.label} rejected`, name);
+      return callImpl(seq, () => { server[Symbol.asyncDispose]().then(() => ok(), () => bad()); });
     }
     case 'abort': {
       serverOf(cmd);
@@ -544,7 +572,7 @@ function handle(cmd) {
   }
 }
 
-const KNOWN_OPS = new Set(['hello', 'begin', 'server', 'on', 'listen', 'close', 'address',
+const KNOWN_OPS = new Set(['hello', 'begin', 'server', 'on', 'listen', 'close', 'dispose', 'address',
   'listening', 'abort', 'fd', 'mksock', 'run', 'settle', 'end', 'quit']);
 
 // ---------------------------------------------------------------------------
