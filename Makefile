@@ -35,7 +35,7 @@ conformance: export LC_EXPECT := $(EXPECT)
 conformance: export LC_NODE_LINE := $(NODE_LINE)
 conformance soak: export LC_BUILD_DIR := $(BUILD)
 
-.PHONY: all deps build node-lines conformance test lint format sanitize fuzz bench soak clean
+.PHONY: all deps build node-lines conformance test sweep lint format sanitize fuzz bench soak clean
 
 all: build
 
@@ -63,7 +63,9 @@ node-lines: deps
 	$(PYTHON) harness/tools/node_lines.py install --build-dir $(BUILD)
 
 # All of the project's own tests: the C unit tests (Criterion, under ctest,
-# valgrind included), the mutant self-test (every mutant must be caught), and
+# valgrind included), the mutant self-test (every mutant must be caught), the
+# systematic mutant sweep (every mutant it makes killed or recorded as
+# equivalent in fixtures/mutants/equivalent.toml), and
 # the harness's own pytest tests (faulty shims, expectations, install, reports,
 # the browser check, and the suite against the reference as every Node line,
 # against Node 20, 22 and 24 themselves, and the example shims with their
@@ -71,7 +73,14 @@ node-lines: deps
 test: build lint node-lines
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	$(PYTHON) harness/tools/mutants.py --build-dir $(BUILD) -n $(JOBS)
+	$(MAKE) --no-print-directory sweep
 	$(PYTEST) tests -q -n $(JOBS)
+
+# The systematic mutant sweep of the reference (harness/tools/sweep.py):
+# operators, constants, calls and conditions changed one at a time; prints the
+# mutation score and every open survivor.
+sweep: build
+	$(PYTHON) harness/tools/sweep.py --build-dir $(BUILD) -n $(JOBS)
 
 # The house style, checked (never rewritten): flake8 for Python (.flake8),
 # clang-format for C (.clang-format; `make format` applies it), and the
