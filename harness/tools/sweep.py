@@ -33,7 +33,8 @@ tree's compile_commands.json), relinks the shim (the build tree's own link
 command, with a copy of liblcref.a holding the mutated object) and runs, with
 pytest's -x, only the scenarios that PASS in the baseline and reach the
 mutated line(s): a scenario that never runs that code cannot see the change
-(one that reaches none is a survivor without a run).  A
+(one that reaches none is a survivor without a run).  A change in the
+initializer of a static local has no code to reach: every scenario runs it.  A
 mutant is KILLED when one of them ends otherwise than PASS; NOT VIABLE when it
 does not compile; otherwise it SURVIVES, and must be recorded in
 fixtures/mutants/equivalent.toml with the reason it is equivalent, or be
@@ -150,6 +151,7 @@ class Mutant:
     start: int
     end: int
     replace: str
+    data: bool = False   # in a static local's initializer: no code to reach
 
     def apply(self, text: str) -> str:
         return text[:self.start] + self.replace + text[self.end:]
@@ -194,10 +196,11 @@ def find_sites(rel: str, text: str) -> list[Mutant]:
     if stack:
         raise SetupError(f"{rel}:{toks[stack[-1]].line}: unclosed {toks[stack[-1]].text!r}")
 
-    raw: list[tuple] = []            # (func, kind, key, i, j, start, end, replace)
+    raw: list[tuple] = []            # (func, kind, key, first, last, replace, static data)
     func, body_end = None, -1
     stmt = 0                         # index of the current statement's first token
     decl_brackets = []               # (open, close) of array declarators
+    static_until = -1                # the end of a static local's declaration
     i = 0
     while i < len(toks):
         t = toks[i]
@@ -213,6 +216,7 @@ def find_sites(rel: str, text: str) -> list[Mutant]:
             i += 1
             continue
         prev = toks[i - 1]
+        n_raw = len(raw)
         in_decl_bracket = any(a < i < b for a, b in decl_brackets)
         if t.kind == "punct" and t.text in ";{}":
             stmt = i + 1
@@ -243,6 +247,13 @@ def find_sites(rel: str, text: str) -> list[Mutant]:
             new = _int_plus(t.text)
             b, a = _ctx(toks, i, i)
             raw.append((func, "const", f"{b} [{t.text} -> {new}] {a}", t, t, new))
+        if i == stmt and t.text == "static":
+            k = i                    # the declaration's end: its ';' outside brackets
+            while k < body_end and toks[k].text != ";":
+                k = match[k] + 1 if toks[k].text in ("(", "[", "{") else k + 1
+            static_until = k
+        if len(raw) > n_raw and i < static_until:
+            raw[n_raw:] = [r + (True,) for r in raw[n_raw:]]
         if i == stmt and t.kind == "ident" and t.text not in KEYWORDS | UNSEEN_CALLS and \
                 i + 1 < len(toks) and toks[i + 1].text == "(" and \
                 match[i + 1] + 1 < len(toks) and toks[match[i + 1] + 1].text == ";":
@@ -258,12 +269,12 @@ def find_sites(rel: str, text: str) -> list[Mutant]:
 
     seen: dict[str, int] = {}
     out = []
-    for func_, kind, key, first, last, replace in raw:
+    for func_, kind, key, first, last, replace, *data in raw:
         base = f"{pathlib.PurePosixPath(rel).name}:{func_}:{kind}: {key}"
         seen[base] = seen.get(base, 0) + 1
         mid = base if seen[base] == 1 else f"{base} #{seen[base]}"
         out.append(Mutant(mid, rel, func_, kind, first.line, last.line, first.start, last.end,
-                          replace))
+                          replace, bool(data)))
     return out
 
 
@@ -636,7 +647,7 @@ def main(argv=None) -> int:
             name = pathlib.PurePosixPath(m.file).name
             reaching = set().union(*(reach.get((name, ln), set())
                                      for ln in range(m.line, m.end_line + 1)))
-            seeing = [sid for sid in passing if sid in reaching]
+            seeing = [sid for sid in passing if sid in reaching or m.data]
             if not seeing:
                 return m, "SURVIVED", "no scenario reaches it"
             where = work / f"m{n}"
