@@ -126,3 +126,12 @@ def test_a_build_tree_without_compile_commands_is_exit_2(tmp_path):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "compile_commands.json missing" in lines[0], p.stderr
     assert not list((tmp_path / "tmp").iterdir()), "temporary files left"
+
+
+def test_a_static_locals_initializer_is_data_every_scenario_sees():
+    text = "int h(void) {\n  static const int t[2] = {0, 7};\n  int u = 3;\n  return t[1] + u;\n}\n"
+    data = {m.id: m.data for m in sweep.find_sites("t.c", text) if m.kind == "const"}
+    assert data == {"t.c:h:const: ] = { [0 -> 1] , 7 }": True,
+                    "t.c:h:const: { 0 , [7 -> 8] } ; int": True,
+                    "t.c:h:const: int u = [3 -> 4] ; return t": False,
+                    "t.c:h:const: return t [ [1 -> 0] ] + u": False}
