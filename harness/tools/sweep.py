@@ -57,6 +57,7 @@ import pathlib
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -477,7 +478,6 @@ def worker_main(build: str) -> int:
     """The worker's side: one JSON job a line on stdin, one JSON answer a
     line on stdout (scenario output is kept off stdout)."""
     import secrets
-    import signal
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -598,7 +598,10 @@ def main(argv=None) -> int:
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
-        return worker_main(a.build_dir)
+        try:
+            return worker_main(a.build_dir)
+        except KeyboardInterrupt:
+            return 130
     try:
         equivalents = load_equivalents(pathlib.Path(a.equivalents))
         mutants = all_sites()
@@ -617,6 +620,10 @@ def main(argv=None) -> int:
         return 2
     build = pathlib.Path(a.build_dir).resolve()
     t0 = time.monotonic()
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupted)
     work = pathlib.Path(tempfile.mkdtemp(prefix="lc-sweep-"))
     jobs = max(1, a.jobs)
     pool = ThreadPoolExecutor(max_workers=jobs)
@@ -678,6 +685,11 @@ def main(argv=None) -> int:
                 print(f"[{i}/{len(mutants)}] {label:10s} {m.file}:{m.line}  {m.id}  ({why})",
                       flush=True)
     except KeyboardInterrupt:
+        # The workers end their scenario's runner and their run directory
+        # (SIGTERM); the threads waiting for them then see end of file.
+        for w in started:
+            if w.p.poll() is None:
+                w.p.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
         print("sweep: interrupted", file=sys.stderr)
         return 130
