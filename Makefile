@@ -35,7 +35,7 @@ conformance: export LC_EXPECT := $(EXPECT)
 conformance: export LC_NODE_LINE := $(NODE_LINE)
 conformance soak: export LC_BUILD_DIR := $(BUILD)
 
-.PHONY: all deps build node-lines conformance test lint format sanitize fuzz bench soak clean
+.PHONY: all deps build node-lines conformance test sweep lint format sanitize fuzz bench soak clean
 
 all: build
 
@@ -72,6 +72,15 @@ test: build lint node-lines
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	$(PYTHON) harness/tools/mutants.py --build-dir $(BUILD) -n $(JOBS)
 	$(PYTEST) tests -q -n $(JOBS)
+
+# The systematic mutant sweep of the reference (harness/tools/sweep.py):
+# operators, constants, calls and conditions changed one at a time; prints the
+# mutation score and every open survivor.  Not yet part of `make test`: it
+# exits 1 while survivors are neither killed nor recorded as equivalent in
+# fixtures/mutants/equivalent.toml (266 open at its introduction), and takes
+# 13+ minutes on this 2-core machine.
+sweep: build
+	$(PYTHON) harness/tools/sweep.py --build-dir $(BUILD) -n $(JOBS)
 
 # The house style, checked (never rewritten): flake8 for Python (.flake8),
 # clang-format for C (.clang-format; `make format` applies it), and the
