@@ -3,6 +3,7 @@
 #
 #   make conformance [IMPL=reference|node|node@22|mutant:NAME|path/to/shim.so|path/to/runtime]
 #                    [SCENARIO=id] [CLAUSE=id] [NODE_LINE=20|22|24] [EXPECT=auto|file]
+#                    [WITHOUT=ipv6,abstract,nonroot] # capabilities denied: their scenarios SKIP
 #                    [ARGS="-x --maxfail=3 -rs"]     # pytest's options
 #                    (runs ./lc, the front door: see conformance below)
 #   make node-lines  # Node 20, 22 and 24 from the npm registry, into BUILD/node-lines
@@ -18,6 +19,7 @@ CLAUSE   ?=
 EXPECT   ?= auto
 NODE_LINE ?=
 ARGS     ?=
+WITHOUT  ?= $(LC_WITHOUT)
 PYTEST   := $(PYTHON) -m pytest
 # The suite runs serially by default: one driver process and the
 # implementation's own processes already keep both cores of a 2-core machine
@@ -33,6 +35,7 @@ conformance: export LC_SCENARIO := $(SCENARIO)
 conformance: export LC_CLAUSE := $(CLAUSE)
 conformance: export LC_EXPECT := $(EXPECT)
 conformance: export LC_NODE_LINE := $(NODE_LINE)
+conformance: export LC_WITHOUT := $(WITHOUT)
 conformance soak: export LC_BUILD_DIR := $(BUILD)
 
 .PHONY: all deps build node-lines conformance test sweep lint format sanitize fuzz bench soak clean

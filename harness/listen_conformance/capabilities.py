@@ -1,18 +1,53 @@
 """What this machine can do, probed once per run: a scenario whose `needs`
-the machine lacks is SKIPped with the reason, never failed."""
+the machine lacks is SKIPped with the reason, never failed.
+
+A user can deny capabilities the machine has, to see what the suite still
+catches without them: LC_WITHOUT=ipv6,abstract,nonroot SKIPs every scenario
+that rests on one of them ("umask" denies the scenarios that set a umask of
+their own).  What a scenario rests on is decided here, once (`rests_on`);
+harness/tools/mutants.py asks the same question of each mutant's kills."""
 from __future__ import annotations
 
 import os
 import pwd
 import socket
 
+from .table import NEEDS
+
 # The unprivileged user the implementation runs as (every scenario but those
 # that need root; containment.py).
 NOBODY = "nobody"
 
+# What LC_WITHOUT may name: every `needs` entry, and "umask".
+DENIABLE = NEEDS + ("umask",)
+WITHOUT_VAR = "LC_WITHOUT"
+
+
+class CapabilityError(ValueError):
+    """LC_WITHOUT names something that is not a capability."""
+
+
+def rests_on(sc) -> list[str]:
+    """The capabilities a scenario rests on: its `needs`, and "umask" when it
+    runs the implementation under a umask of its own."""
+    return list(sc.get("needs", [])) + (["umask"] if "umask" in sc else [])
+
+
+def denied(environ=None) -> frozenset[str]:
+    """The capabilities LC_WITHOUT denies (comma- or space-separated)."""
+    raw = (os.environ if environ is None else environ).get(WITHOUT_VAR, "")
+    names = {w for w in raw.replace(",", " ").split()}
+    unknown = sorted(names - set(DENIABLE))
+    if unknown:
+        raise CapabilityError(f"{WITHOUT_VAR}={raw}: {', '.join(unknown)} "
+                              f"{'is' if len(unknown) == 1 else 'are'} not a capability "
+                              f"(one of {', '.join(DENIABLE)})")
+    return frozenset(names)
+
 
 class Capabilities:
-    def __init__(self):
+    def __init__(self, environ=None):
+        self.denied = denied(environ)
         self.root = os.geteuid() == 0
         self.ipv6 = self._try(socket.AF_INET6, ("::1", 0))
         self.abstract = self._try(socket.AF_UNIX, "\0lc-probe-%d" % os.getpid())
@@ -37,6 +72,11 @@ class Capabilities:
             return False
 
     def missing(self, needs) -> str | None:
+        """Why a scenario resting on `needs` (see rests_on) cannot run here,
+        or None."""
+        for n in needs:
+            if n in self.denied:
+                return f"denied by {WITHOUT_VAR} ({n})"
         for n in needs:
             if n == "ipv6" and not self.ipv6:
                 return "needs IPv6 on loopback (::1), which this machine lacks"

@@ -20,7 +20,7 @@ import socket
 import stat
 
 from . import containment, observe
-from .capabilities import Capabilities
+from .capabilities import Capabilities, rests_on
 from .events import error_detail
 from .observe import ObserveError
 from .runner import RunnerLost, SetupError
@@ -92,7 +92,7 @@ class Executor:
     # -- running ----------------------------------------------------------------
     def execute(self) -> Verdict:
         sc = self.sc
-        why_not = self.caps.missing(sc.get("needs", []))
+        why_not = self.caps.missing(rests_on(sc))
         if why_not:
             return Verdict("SKIP", why_not)
         if sc.get("applies", "all") == "js" and self.impl.kind == "c":

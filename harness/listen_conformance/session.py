@@ -19,7 +19,7 @@ import pytest
 
 from . import expectations as expectations_mod
 from . import report as report_mod
-from . import causes, lines, nodemap, paths, table
+from . import capabilities, causes, lines, nodemap, paths, table
 from .paths import SCENARIO_DIR
 from .verdicts import BAD, EXIT_UNEXPECTED, EXIT_USAGE, RESULT_KEY, Result, counts, is_blind, levels
 
@@ -87,6 +87,10 @@ class SuiteSession:
         except table.TableError as e:
             pytest.exit(str(e), returncode=EXIT_USAGE)
         try:
+            capabilities.denied()
+        except capabilities.CapabilityError as e:
+            pytest.exit(str(e), returncode=EXIT_USAGE)
+        try:
             self.node_line = lines.check_line(self.node_line_given)
         except lines.LineError as e:
             pytest.exit(f"--node-line: {e}", returncode=EXIT_USAGE)
@@ -112,9 +116,8 @@ class SuiteSession:
                                             self.table, line=self.judged_as["line"])
 
     def pytest_sessionstart(self, session):
-        from .capabilities import Capabilities
         from .containment import open_tmpdir
-        self.caps = Capabilities()
+        self.caps = capabilities.Capabilities()
         # 0711: the scenario directories inside are private (0700, owned by
         # the user the implementation runs as); abstract names carry a
         # random token.

@@ -3,12 +3,14 @@
 exit status CI can trust.  `make conformance` runs this same file.
 
     ./lc [IMPL=X] [SCENARIO=ID] [CLAUSE=ID] [NODE_LINE=20|22|24] [EXPECT=auto|FILE]
-         [BUILD=DIR] [SUITE_JOBS=N] [PYTEST-OPTION ...] [-- PYTEST-ARGUMENT ...]
+         [BUILD=DIR] [SUITE_JOBS=N] [WITHOUT=ipv6,abstract,...]
+         [PYTEST-OPTION ...] [-- PYTEST-ARGUMENT ...]
 
 The NAME=VALUE words are make's variables (`make conformance IMPL=node` is
 `./lc IMPL=node`), also read from the environment as LC_IMPL, LC_SCENARIO,
-LC_CLAUSE, LC_NODE_LINE, LC_EXPECT and LC_BUILD_DIR; every other word is
-pytest's (`-x`, `--maxfail=3`, `-rs`, `-k EXPR`, `-n 2`).
+LC_CLAUSE, LC_NODE_LINE, LC_EXPECT, LC_BUILD_DIR and LC_WITHOUT (capabilities
+denied for the run: their scenarios SKIP; capabilities.py); every other word
+is pytest's (`-x`, `--maxfail=3`, `-rs`, `-k EXPR`, `-n 2`).
 
 Exit status, exactly:
   0  every result as expected
@@ -51,7 +53,7 @@ PROG = "lc"
 # NAME=VALUE words and the environment variables the plugin reads.
 VARIABLES = {"IMPL": "LC_IMPL", "SCENARIO": "LC_SCENARIO", "CLAUSE": "LC_CLAUSE",
              "NODE_LINE": "LC_NODE_LINE", "EXPECT": "LC_EXPECT", "BUILD": "LC_BUILD_DIR",
-             "SUITE_JOBS": "LC_SUITE_JOBS"}
+             "SUITE_JOBS": "LC_SUITE_JOBS", "WITHOUT": "LC_WITHOUT"}
 # What in the checkout is no input of the C build (the build stamp ignores
 # it): these folders, build trees, .git and caches, *.md, and the files at the
 # top but CMakeLists.txt.
