@@ -513,6 +513,53 @@ static inline void lcu__inspect_str(char *out, size_t cap, size_t *len,
   lcu__put(out, cap, len, &quote, 1);
 }
 
+/* Node's path form takes a string that Number() reads as a non-negative
+ * number for a port, not a pipe name (isPipeName() and toNumber() in
+ * lib/net.js): white space trimmed; decimal, hexadecimal, exponents,
+ * "Infinity".  Returns 1, with *port the port or -1 when the number is no
+ * valid port (not whole, above 65535, or a blank string), when `path` is
+ * such a string; else 0: a pipe name. */
+static inline int lcu_path_is_port(const char *path, size_t len, int *port) {
+  static const char space[] = " \t\n\v\f\r";
+  char buf[64], *end;
+  size_t b, e;
+  double d;
+
+  if (len == 0 || len >= sizeof(buf) || memchr(path, '\0', len) != NULL)
+    return 0; /* '' and names with a NUL (abstract) are pipe names */
+  for (b = 0; b < len && strchr(space, path[b]) != NULL; b++)
+    ;
+  for (e = len; e > b && strchr(space, path[e - 1]) != NULL; e--)
+    ;
+  if (b == e) {
+    *port = -1; /* Number(' ') is 0, but validatePort() refuses blanks */
+    return 1;
+  }
+  memcpy(buf, path + b, e - b);
+  buf[e - b] = '\0';
+  if (strpbrk(buf, "nNpP") != NULL && strcmp(buf, "Infinity") != 0)
+    return 0; /* strtod's "nan", "inf" and hex floats are no numbers */
+  d = strtod(buf, &end);
+  if (*end != '\0' || d != d || !(d >= 0))
+    return 0;
+  *port = (d <= 65535 && d == (double)(int)d) ? (int)d : -1;
+  return 1;
+}
+
+/* ERR_SOCKET_BAD_PORT for a port given as a string: "options.port should be
+ * >= 0 and < 65536. Received type string (' 65536 ')." */
+static inline int lcu_throw_bad_port_string(lc_error_t *err, lcu_errbuf_t *b,
+                                            const char *s, size_t n) {
+  size_t len = 0;
+
+  lcu__put(b->message, sizeof(b->message), &len,
+           "options.port should be >= 0 and < 65536. Received type string (",
+           63);
+  lcu__inspect_str(b->message, sizeof(b->message), &len, s, n);
+  lcu__put(b->message, sizeof(b->message), &len, ").", 2);
+  return lcu_throw(err, "ERR_SOCKET_BAD_PORT", b->message);
+}
+
 /* ERR_INVALID_ARG_VALUE about the options object: "The argument 'options'
  * <reason>. Received <util.inspect(options)>", the object being what the
  * user passed as far as `a` says: the properties in `has`, written in

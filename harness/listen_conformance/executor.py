@@ -349,6 +349,7 @@ class Executor:
                            where, "; ".join(observe.describe_listener(m) for m in at_port)
                            + " (the kernel's word)")
         elif isinstance(value, str) and value:
+            self.inside(value, f"server {srv}'s address()")   # never a path elsewhere
             where = observe.describe_listener({"kind": "unix", "name": value})
             found = [m for m in mine.values() if m["kind"] == "unix"
                      and _same_unix_name(m["name"], value, self.dir)]
