@@ -157,26 +157,8 @@ def contained_host_pid(h):
     return None
 
 
-def listening_ports_of_inode_owners():
-    """Listening TCP ports (IPv4 and IPv6) from /proc/net."""
-    ports = set()
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(name) as f:
-                next(f)
-                for row in f:
-                    parts = row.split()
-                    if parts[3] == "0A":
-                        ports.add(int(parts[1].rsplit(":", 1)[1], 16))
-        except OSError:
-            pass
-    return ports
-
-
-def listening_held_by(pids):
-    """Listening TCP sockets (IPv4 and IPv6, /proc/net) held by any of `pids`
-    (their fd tables): {(pid, port)}.  Scoped to those processes, so that a
-    listener of another test running beside this one is never counted."""
+def listening_inodes():
+    """Listening TCP sockets (IPv4 and IPv6) from /proc/net: {inode: port}."""
     inodes = {}
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -188,6 +170,19 @@ def listening_held_by(pids):
                         inodes[parts[9]] = int(parts[1].rsplit(":", 1)[1], 16)
         except OSError:
             pass
+    return inodes
+
+
+def listening_ports_of_inode_owners():
+    """Listening TCP ports (IPv4 and IPv6) from /proc/net."""
+    return set(listening_inodes().values())
+
+
+def listening_held_by(pids):
+    """Listening TCP sockets (IPv4 and IPv6, /proc/net) held by any of `pids`
+    (their fd tables): {(pid, port)}.  Scoped to those processes, so that a
+    listener of another test running beside this one is never counted."""
+    inodes = listening_inodes()
     held = set()
     for pid in pids:
         try:
