@@ -29,6 +29,7 @@ import time
 from . import observe
 from .cabi import NotExpressible, to_c
 from .events import canon_event, event_text
+from .levels import NODE, text_events
 from .observe import ObserveError
 from .values import ANY, interpolate, js, matches, resolve, to_protocol, words_in_text
 from .verdicts import CANNOT_OBSERVE, Fail, Skip
@@ -149,7 +150,8 @@ class Listen:
            "that message (`{@port:P}`, `{@path:NAME}`... inside it stand for the token's "
            "value); `class = \"TypeError\"` (`Error`, `RangeError`): an instance of that "
            "class (JavaScript only: a C shim's error has no class, so it is not checked "
-           "there); with `returns = \"server\"`: it must return the server itself "
+           "there); the message and the class are judged at `node`, the code at the step's "
+           "level; with `returns = \"server\"`: it must return the server itself "
            "(JavaScript)")
 
     def run(ex, step):
@@ -172,13 +174,20 @@ class Listen:
                 if r.get("code") != step["throws"]:
                     raise Fail(f"{call} threw the wrong error", step["throws"], r.get("code"),
                                detail=thrown)
+                # The code is the text's; the class and the message are
+                # Node's (levels.py).
                 if "class" in step and ex.impl.kind != "c" \
                         and r.get("class") != step["class"]:
                     raise Fail(f"{call} threw an error of the wrong class", step["class"],
-                               r.get("class") or "no class reported", detail=thrown)
+                               r.get("class") or "no class reported", detail=thrown,
+                               level=NODE)
                 if "message" in step:
-                    check_message(f"the error {call} threw",
-                                  interpolate(step["message"], ex), r.get("message"))
+                    try:
+                        check_message(f"the error {call} threw",
+                                      interpolate(step["message"], ex), r.get("message"))
+                    except Fail as f:
+                        f.level = NODE
+                        raise
                 return
             if r.get("r") == "ok":
                 raise Fail(f"{call} returned; it must throw", step["throws"], "no throw")
@@ -399,14 +408,22 @@ class Events:
     doc = ("the exact events since the previous `events` step: `\"emit listening\"`, "
            "`\"call L1\"`, `\"emit error EADDRINUSE\"`, `\"call C1 ERR_SERVER_NOT_RUNNING\"`, "
            "`\"emit close\"`; prefixed `\"sync \"` when reported while the call that caused "
-           "it had not yet returned; `\"B: \"` for server B")
+           "it had not yet returned; `\"B: \"` for server B. At `must` only the events the "
+           "text speaks of are compared ('listening', 'error', listen() callbacks and "
+           "'listening' listeners); the exact list at `node`")
 
     def run(ex, step):
         want = [canon_event(e) for e in step["events"]]
         got = [event_text(e) for e in ex.events[ex.checked:]]
         ex.checked = len(ex.events)
-        if want != got:
-            raise Fail("the events are not the expected ones, in order", want, got)
+        if want == got:
+            return
+        t_want, t_got = text_events(want, ex.sc), text_events(got, ex.sc)
+        if t_want != t_got:
+            raise Fail("the events the text speaks of are not the expected ones, in order",
+                       t_want, t_got, detail=[f"all events: {got}"])
+        raise Fail("the events are not the expected ones, in order (Node's exact list; "
+                   "the events the text speaks of are as expected)", want, got, level=NODE)
 
     def words(w, step):
         evs = step["events"]
@@ -430,7 +447,9 @@ class Error:
     example = ("`{ error = { code = ..., errno = ..., syscall = ..., address = ..., port = ..., "
                "message = ... } }`")
     doc = ("fields of the last `'error'` emitted; `message` is the exact text, with "
-           "`{@port:P}`, `{@path:NAME}`... inside it standing for the token's value")
+           "`{@port:P}`, `{@path:NAME}`... inside it standing for the token's value. At "
+           "`must` only `code` is judged (the text names `e.code` alone), the other fields "
+           "at `node`")
 
     def run(ex, step):
         srv = ex.srv(step)
@@ -441,11 +460,20 @@ class Error:
         fields = {k: v for k, v in step["error"].items() if k != "message"}
         want = resolve(fields, ex)
         bad = {k: got.get(k) for k, v in want.items() if v != ANY and got.get(k) != v}
+        if "code" in bad:
+            raise Fail("the error's code differs", want.get("code"), got.get("code"),
+                       detail=[f"all fields: {({k: got.get(k) for k in want})}"])
+        # The text names `e.code` alone: the other fields are Node's (levels.py).
         if bad:
-            raise Fail("the error's fields differ", want, {k: got.get(k) for k in want})
+            raise Fail("the error's fields differ", want, {k: got.get(k) for k in want},
+                       level=NODE)
         if "message" in step["error"]:
-            check_message(f"the 'error' server {srv} emitted",
-                          interpolate(step["error"]["message"], ex), got.get("message"))
+            try:
+                check_message(f"the 'error' server {srv} emitted",
+                              interpolate(step["error"]["message"], ex), got.get("message"))
+            except Fail as f:
+                f.level = NODE
+                raise
 
     def words(w, step):
         fields = []
@@ -813,6 +841,13 @@ class Timewait:
 def step_kind(step: dict) -> str:
     """A step's kind is its first key (FORMAT.md)."""
     return next(iter(step))
+
+
+def is_asserting(step) -> bool:
+    """Whether a step can make a scenario fail (an expectation, a checked call)."""
+    return isinstance(step, dict) and bool(step) and step_kind(step) in KINDS and \
+        bool(KINDS[step_kind(step)].asserting or step.get("returns") or
+             step_kind(step) == "listen")
 
 
 def type_name(t) -> str:
