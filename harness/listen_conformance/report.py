@@ -44,7 +44,8 @@ def write(out_dir: pathlib.Path, suite, stale) -> list[pathlib.Path]:
         "stale_expectations": stale,
         "scenarios": [{
             "id": r.id, "clauses": list(r.clauses), "level": r.level,
-            "applies": r.applies, "verdict": r.verdict, "message": r.message,
+            "applies": r.applies, "verdict": r.verdict, "must_verdict": r.must_verdict,
+            "message": r.message,
             **({"expected": r.expected} if r.expected else {}),
             **({"cause": r.cause} if r.cause else {}),
         } for r in results],

@@ -266,6 +266,7 @@ class ScenarioItem(pytest.Item):
         result = Result(
             id=sc["id"], clauses=list(sc["clauses"]), level=sc["level"], applies=sc["applies"],
             verdict=v.verdict, message=v.message, step=v.step, cause=causes.of(v, sc),
+            must_verdict=v.must,
             expected=exp["verdict"] if exp else None,
             expected_reason=exp.get("reason", "") if exp else "",
             unexpected=bool(exp and exp["verdict"] != v.verdict) or
@@ -290,7 +291,9 @@ class ScenarioItem(pytest.Item):
                          f"remove the entry")
         else:
             lines.append(f"{v.verdict} {sc['id']}  [{', '.join(sc['clauses'])}]  "
-                         f"level: {sc['level']}")
+                         f"level: {sc['level']}"
+                         + (f"  (its `must` steps: {v.must})"
+                            if v.must and v.must != v.verdict else ""))
             lines.append(f"  {sc['title']}")
             for c in sc["clauses"]:
                 cl = suite.clauses.get(c)
