@@ -9,7 +9,7 @@ levels by themselves, because one observation holds both:
 - `events`: at `must`, only the events the text speaks of are compared
   ('listening', 'error', the calls of listen() callbacks and 'listening'
   listeners); the exact list, 'close' and close() callbacks included, is
-  compared at `node`;
+  compared at `node` (so is whether a rejected call's callback is called);
 - `error`: at `must`, only `code` (the text names `e.code` alone); the other
   fields (errno, syscall, address, port, message) at `node`;
 - `listen` with `throws`: the code at the step's level, the thrown error's
@@ -153,7 +153,8 @@ def feature_words(f: str) -> str:
 
 def node_only_labels(sc: dict) -> set[str]:
     """Labels whose calls the text does not speak of: close() and dispose
-    callbacks, and listeners of events other than 'listening' and 'error'."""
+    callbacks, listeners of events other than 'listening' and 'error', and
+    the callback of a listen() that throws."""
     out = set()
     for st in sc.get("steps", []):
         if not isinstance(st, dict) or not st:
@@ -165,6 +166,17 @@ def node_only_labels(sc: dict) -> set[str]:
             out.add(st["dispose"])
         elif kind == "on" and st["on"] not in ("listening", "error"):
             out.add(st.get("label", st["on"]))
+        elif kind == "listen" and "throws" in st and isinstance(st["listen"], list) \
+                and st["listen"] and isinstance(st["listen"][-1], str):
+            # A rejected call's callback: "the last parameter callback will
+            # be added" does not say whether a call that throws adds it (Node
+            # keeps it after a validation throw, drops it after
+            # ERR_SERVER_ALREADY_LISTEN).
+            last = st["listen"][-1]
+            if last == "@cb":
+                out.add("cb")
+            elif last.startswith("@fn:"):
+                out.add(last[4:])
     return out
 
 
