@@ -195,3 +195,14 @@ def text_event(text: str, node_labels: set[str]) -> bool:
 def text_events(events: list[str], sc: dict) -> list[str]:
     labels = node_only_labels(sc)
     return [e for e in events if text_event(e, labels)]
+
+
+def known_divergences(suite) -> list[str]:
+    """For a JavaScript runtime: the scenarios of a run (not skipped) that
+    carry a `text_vs_node` note, i.e. where Node.js does not do what the text
+    requires."""
+    impl, table = getattr(suite, "impl", None), getattr(suite, "table", None)
+    if impl is None or impl.kind != "js" or not table:
+        return []
+    return [sc["id"] for sc in table if sc.get("text_vs_node")
+            and sc["id"] in suite.results and suite.results[sc["id"]].verdict != "SKIP"]
