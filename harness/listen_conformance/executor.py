@@ -432,6 +432,16 @@ class Executor:
                        f"{where} and server {srv} names none of them (fd())")
         return found[0]
 
+    def own_listeners(self) -> list[dict]:
+        """Every listening socket a process of the implementation holds (the
+        kernel's word: sock_diag and /proc), whatever it says of itself."""
+        held = observe.sockets_held(self.runner.view.members())
+        try:
+            kernel = observe.listening_sockets()
+        except (ObserveError, OSError) as e:
+            raise Skip(f"{CANNOT_OBSERVE}the kernel's list of listening sockets ({e})") from None
+        return [dict(kernel[i], inode=i) for i in held if i in kernel]
+
     def _scenario_made(self, m) -> bool:
         """Whether a listening socket is one the scenario set up to be
         listened on: a port it reserved, a name in its own directory or one of

@@ -38,9 +38,11 @@ STEP_KEYS = {"level": str, "justify": str, "clause": (str, list)}
 # What every sentence allows a step to assert: a call that does not throw,
 # the text's events (events are projected, see above), an error's code, the
 # 'listening' or 'error' event waited for, a connection that is accepted (and
-# its 'connection': every form's first sentence is "listening for connections").
+# its 'connection': every form's first sentence is "listening for connections"),
+# and where the kernel shows the server listening (`bound`: the port, host or
+# path the call named; what the text's signatures are about).
 ANYWHERE = {"listen", "error.code", "wait:listening", "wait:error", "wait:connection",
-            "connect:ok"}
+            "connect:ok", "bound"}
 
 # What each sentence speaks of, besides ANYWHERE (the features are those
 # features() names).
@@ -119,7 +121,7 @@ def features(step: dict) -> list[str]:
         if step.get("exists") is False:
             out.append("file.gone")
         return out
-    if kind in ("address", "listening", "backlog", "timewait", "dispose"):
+    if kind in ("address", "listening", "backlog", "timewait", "bound", "dispose"):
         return [kind] if kind != "dispose" else []
     return []
 

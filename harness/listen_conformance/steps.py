@@ -553,6 +553,60 @@ class Backlog:
 
 
 @kind
+class Bound:
+    name, group, value, keys, asserting = "bound", EXPECT, (dict, str), {}, True
+    example = "`{ bound = { address = \"127.0.0.1\", port = \"@port:P\" } }` / `{ bound = TOKEN }`"
+    doc = ("the **kernel** shows a socket of the implementation listening there (sock_diag "
+           "and its fd table; not `address()`): a table of `address`, `port` (either may be "
+           "left out), or a path or abstract name")
+
+    def run(ex, step):
+        want = resolve(step["bound"], ex)
+        mine = ex.own_listeners()
+        if isinstance(want, str):
+            path = ex.abs(want)
+            found = [m for m in mine if m["kind"] == "unix"
+                     and executor_same_unix_name(m["name"], path, ex.dir)]
+            where = observe.describe_listener({"kind": "unix", "name": path})
+        else:
+            found = [m for m in mine if m["kind"] == "tcp"
+                     and ("port" not in want or m["port"] == want["port"])
+                     and ("address" not in want or _same_ip(m["address"], want["address"]))]
+            where = ", ".join(f"{k} {v}" for k, v in want.items())
+        if not found:
+            raise Fail("no socket of the implementation listens there (the kernel's word)",
+                       where, "; ".join(observe.describe_listener(m) for m in mine)
+                       or "no listening socket")
+
+    def words(w, step):
+        v = step["bound"]
+        if isinstance(v, str):
+            where = w.value(v)
+        else:
+            parts = []
+            if "address" in v:
+                parts.append(f"address {w.value(v['address'])}")
+            if "port" in v:
+                parts.append(f"port {w.value(v['port'])}")
+            where = " and ".join(parts) or "anywhere"
+        return f"The kernel shows a socket of the implementation listening on {where} " \
+               f"(sock_diag and the implementation's fd table, not `server.address()`)."
+
+
+def _same_ip(a, b) -> bool:
+    import ipaddress
+    try:
+        return ipaddress.ip_address(str(a)) == ipaddress.ip_address(str(b))
+    except ValueError:
+        return False
+
+
+def executor_same_unix_name(kernel, path, cwd) -> bool:
+    from .executor import _same_unix_name
+    return _same_unix_name(kernel, path, cwd)
+
+
+@kind
 class Sockopt:
     name, group, value, keys, asserting = "sockopt", EXPECT, dict, SRV, True
     example = "`{ sockopt = { SO_REUSEADDR = 1, IPV6_V6ONLY = 0, SO_REUSEPORT = 0 } }`"
