@@ -90,6 +90,11 @@ def test_events_at_must_are_the_texts_events():
            "sync emit error EADDRINUSE", "call L2", "B: emit listening"]
     assert levels.text_events(evs, sc) == ["emit listening", "call cb",
                                            "sync emit error EADDRINUSE", "B: emit listening"]
+    # a listen() callback called again at a later 'listening': once() is Node's
+    sc["steps"].append({"listen": [0, "@cb"]})
+    assert levels.text_events(["emit listening", "call cb"], sc, ["call cb"]) == \
+        ["emit listening"]
+    assert levels.text_events(["call cb", "call cb"], sc) == ["call cb"]
 
 
 def test_conforms_is_judged_on_the_must_steps():

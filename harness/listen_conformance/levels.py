@@ -9,7 +9,8 @@ levels by themselves, because one observation holds both:
 - `events`: at `must`, only the events the text speaks of are compared
   ('listening', 'error', the calls of listen() callbacks and 'listening'
   listeners); the exact list, 'close' and close() callbacks included, is
-  compared at `node` (so is whether a rejected call's callback is called);
+  compared at `node` (so is whether a rejected call's callback is called,
+  and whether a listen() callback runs again at a later 'listening');
 - `error`: at `must`, only `code` (the text names `e.code` alone); the other
   fields (errno, syscall, address, port, message) at `node`;
 - `listen` with `throws`: the code at the step's level, the thrown error's
@@ -194,9 +195,45 @@ def text_event(text: str, node_labels: set[str]) -> bool:
     return False
 
 
-def text_events(events: list[str], sc: dict) -> list[str]:
+def listen_callbacks(sc: dict) -> set[str]:
+    """The labels given to listen() as its callback."""
+    out = set()
+    for st in sc.get("steps", []):
+        if isinstance(st, dict) and st and next(iter(st)) == "listen" \
+                and isinstance(st["listen"], list) and st["listen"] \
+                and isinstance(st["listen"][-1], str):
+            last = st["listen"][-1]
+            if last == "@cb":
+                out.add("cb")
+            elif last.startswith("@fn:"):
+                out.add(last[4:])
+    return out
+
+
+def text_events(events: list[str], sc: dict, earlier: list[str] = ()) -> list[str]:
+    """The events of a window the text speaks of.  `earlier`: the events
+    before the window; a listen() callback called again (at a later
+    'listening') is left out: "added as a listener" does not say whether it
+    is added once (Node's once()) or for good."""
     labels = node_only_labels(sc)
-    return [e for e in events if text_event(e, labels)]
+    callbacks = listen_callbacks(sc)
+    called = {_called(e) for e in earlier} & callbacks
+    out = []
+    for e in events:
+        if not text_event(e, labels):
+            continue
+        label = _called(e)
+        if label in callbacks:
+            if label in called:
+                continue
+            called.add(label)
+        out.append(e)
+    return out
+
+
+def _called(text: str):
+    _, _, words = parse_event(text)
+    return words[1] if len(words) > 1 and words[0] == "call" else None
 
 
 def known_divergences(suite) -> list[str]:

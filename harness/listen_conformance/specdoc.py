@@ -287,8 +287,9 @@ def generate(scenarios=None, clauses=None, clauses_path=None, node_map=None) -> 
            "([justified steps](#justified-steps)). Two steps are read at both levels by "
            "themselves: *exactly this happened* compares, at the text's level, only the "
            "'listening' and 'error' events and the calls of listen() callbacks and "
-           "'listening' listeners (not 'close', close() callbacks, or the callback of a "
-           "listen() that threw), and an error's fields other than its code are Node.js "
+           "'listening' listeners (not 'close', close() callbacks, the callback of a "
+           "listen() that threw, or a listen() callback called again at a later "
+           "'listening'), and an error's fields other than its code are Node.js "
            "behaviour, as are a thrown error's message and class.",
            "- **Text against Node**: where the text requires what Node.js does not do, the "
            "scenario says so ([the list](#text-against-node)).",
