@@ -138,3 +138,19 @@ def test_an_implementation_of_the_text_alone_conforms_and_is_not_node(tmp_path):
     failed = [i for i, r in rows.items() if r["verdict"] == "FAIL"]
     assert len(failed) >= 3, rows
     assert all("(a `node` step)" in rows[i]["message"] for i in failed)
+
+
+def test_spec_prints_justifications_and_the_text_against_node(clauses):
+    from listen_conformance import specdoc
+    a = scenario(LISTEN, WAIT, {"listening": True, "justify": "JUSTIFIED-BECAUSE"},
+                 {"address": {"address": "127.0.0.1", "port": "@any"}, "level": "node"})
+    b = dict(scenario(LISTEN, WAIT, level="node", text_vs_node="TEXT-SAYS-NODE-DOES"),
+             id="t.y")
+    assert table.lint(a, clauses) == [] and table.lint(b, clauses) == []
+    for sc in (a, b):
+        sc.update(applies="all", needs=[], file="t.toml")
+    doc = specdoc.generate(scenarios=[a, b], clauses=clauses)
+    assert "## Justified steps" in doc and "JUSTIFIED-BECAUSE" in doc
+    assert "step 3 (`listening`, from L-START): JUSTIFIED-BECAUSE" in doc
+    assert "## Text against Node" in doc and "TEXT-SAYS-NODE-DOES" in doc
+    assert "judged for \"behaves as Node\" only" in doc
