@@ -506,6 +506,19 @@ class Executor:
             raise Fail(str(e)) from None
         return (host, value["port"])
 
+    def kernel_target(self, step):
+        """Where a connection goes by the kernel's word (`via = "kernel"`):
+        the implementation's one TCP listening socket (with several, the one
+        server `srv` names), through the loopback address of its family."""
+        tcp = [m for m in self.own_listeners() if m["kind"] == "tcp"]
+        if len(tcp) != 1:
+            tcp = [self.listening_socket(self.srv(step))]
+        m = tcp[0]
+        try:
+            return (observe.loopback_target(m["address"], m["family"]), m["port"])
+        except ObserveError as e:
+            raise Fail(str(e)) from None
+
     def inside(self, path: str, what: str) -> str:
         """A path the implementation reported, made absolute, when it lies in
         the scenario's directory (or is one of the scenario's abstract names);

@@ -114,7 +114,8 @@ def features(step: dict) -> list[str]:
     if kind == "sockopt":
         return [f"sockopt:{k}" for k in v] if isinstance(v, dict) else ["sockopt"]
     if kind == "connect":
-        return [f"connect:{v}"] + [f"connect.{k}" for k in ("via", "user") if k in step]
+        return [f"connect:{v}"] + [f"connect.{k}" for k in ("via", "user") if k in step
+                                   and not (k == "via" and step[k] == "kernel")]
     if kind == "file":
         out = ["file"]
         if "mode" in step:

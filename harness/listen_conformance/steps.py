@@ -646,11 +646,12 @@ class Connect:
     keys = {"via": str, "user": str, "path": str, **SRV}
     example = '`{ connect = "ok" }` / `"refused"` / `"eacces"`'
     doc = ("a real connection from the harness to the server's address over loopback "
-           "(`via = \"127.0.0.1\"` picks the address; `user = \"nobody\"` connects as that "
-           "user)")
+           "(`via = \"127.0.0.1\"` picks the address; `via = \"kernel\"`: to where the "
+           "kernel shows the server listening, through the loopback of the bound family, "
+           "not `address()`; `user = \"nobody\"` connects as that user)")
 
     def run(ex, step):
-        target = ex.target(step)
+        target = ex.kernel_target(step) if step.get("via") == "kernel" else ex.target(step)
         user = step.get("user")
         if user and not ex.caps.root:
             raise Skip(f"connecting as '{user}' needs the harness to run as root")
@@ -665,7 +666,10 @@ class Connect:
         if "path" in step:
             target = f"the path {w.value(step['path'])}"
         extra = ""
-        if "via" in step:
+        if step.get("via") == "kernel":
+            target = f"where the kernel shows {w.srv_name(step.get('srv', 'A'))} listening"
+            extra += " (through the loopback address of the bound family)"
+        elif "via" in step:
             extra += f" through {step['via']}"
         if "user" in step:
             extra += f" as user {step['user']}"
