@@ -215,7 +215,7 @@ def test_a_message_puts_in_the_values_of_its_tokens():
 
 def test_the_js_only_order_of_options_is_free(loaded):
     clauses, _ = loaded
-    sc = {"id": "t.x", "clauses": ["L-START"], "level": "must", "title": "t", "applies": "js",
+    sc = {"id": "t.x", "clauses": ["L-START"], "level": "node", "title": "t", "applies": "js",
           "call": "c", "steps": [{"listen": [{"host": "h", "port": -1}], "throws": "E",
                                   "message": "m"}]}
     assert table.lint(sc, clauses) == []

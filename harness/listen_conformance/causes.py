@@ -126,7 +126,10 @@ def of(verdict, sc: dict) -> str:
     text = " ".join(str(text).split()) or "no message"
     if len(text) > 300:
         text = text[:297] + "..."
-    return f"{verdict.verdict}{where}: {text}"
+    # Only Node's reading failed, the text's held (levels.py): said, so that
+    # a cause tells a divergence from Node from a failure to conform.
+    level = " (node)" if getattr(verdict, "must", None) == "PASS" else ""
+    return f"{verdict.verdict}{where}{level}: {text}"
 
 
 def _fail_text(kind, f) -> str:

@@ -24,7 +24,8 @@ from .capabilities import Capabilities, rests_on
 from .events import error_detail
 from .observe import ObserveError
 from .runner import RunnerLost, SetupError
-from .steps import KINDS, step_kind
+from .levels import MUST, NODE, step_level
+from .steps import KINDS, is_asserting, step_kind
 from .values import TokenError, resolve
 from .verdicts import CANNOT_OBSERVE, Fail, Skip, Verdict
 
@@ -91,6 +92,17 @@ class Executor:
 
     # -- running ----------------------------------------------------------------
     def execute(self) -> Verdict:
+        """The scenario's verdict, with its MUST verdict beside it (levels.py)."""
+        v = self._execute()
+        has_must = any(is_asserting(st) and step_level(self.sc, st) == MUST
+                       for st in self.sc["steps"])
+        if not has_must:
+            v.must = None
+        elif v.must is None:
+            v.must = v.verdict
+        return v
+
+    def _execute(self) -> Verdict:
         sc = self.sc
         why_not = self.caps.missing(rests_on(sc))
         if why_not:
@@ -105,6 +117,10 @@ class Executor:
             if reason:
                 return Verdict("SKIP", reason)
         step_no = None
+        # The first `node` step that failed (or could not be observed): the
+        # scenario carries on with its `must` steps, so that both verdicts
+        # are judged (levels.py).
+        self.node_verdict = None
         try:
             self._setup_dir()
             try:
@@ -132,34 +148,72 @@ class Executor:
                                  f"which is no process of the runner")
             self._take_stock()
             for step_no, step in enumerate(sc["steps"], 1):
-                self.step(step)
+                self._leveled_step(step_no, step)
             step_no = None
             self.end()
+            if self.node_verdict is not None:
+                nv = self.node_verdict
+                return Verdict(nv.verdict, nv.message, nv.step, failure=nv.failure, must="PASS")
             return Verdict("PASS")
         except TokenError as e:
             said = self._errors_said()
             self._end_quietly()
-            return Verdict("FAIL", f"a value of the scenario cannot be made: {e}"
-                           + said + self._stderr_said(), step_no)
+            return self._also(Verdict("FAIL", f"a value of the scenario cannot be made: {e}"
+                                      + said + self._stderr_said(), step_no))
         except Fail as f:
-            msg = f.message
-            if f.expected is not None or f.actual is not None:
-                msg += f"\n  expected: {f.expected}\n  actual:   {f.actual}"
-            msg += "".join(f"\n  {d}" for d in f.detail) + self._errors_said()
             self._end_quietly()
-            return Verdict("FAIL", msg + self._stderr_said(), step_no, failure=f)
+            return self._also(Verdict("FAIL", self._fail_message(f), step_no, failure=f))
         except RunnerLost as e:
             said = self._errors_said()
             if not e.runner_ok:
                 self.impl.discard(self.user)
             if self.stderr_mark is None:
                 said += self.runner.stderr_tail() if self.runner else ""
-            return Verdict(e.verdict, e.message + said + self._stderr_said(), step_no)
+            return self._also(Verdict(e.verdict, e.message + said + self._stderr_said(),
+                                      step_no))
         except Skip as s:
             self._end_quietly()
-            return Verdict("SKIP", str(s))
+            return self._also(Verdict("SKIP", str(s)))
         finally:
             self._cleanup()
+
+    def _leveled_step(self, step_no, step):
+        """Run one step; a failure that is only Node's (a `node` step, or the
+        `node` reading of a step, levels.py) is kept and the scenario goes
+        on; one at `must` ends it."""
+        node_step = step_level(self.sc, step) == NODE
+        try:
+            self.step(step)
+        except (Fail, TokenError) as f:
+            if not (node_step or getattr(f, "level", None) == NODE):
+                raise
+            if self.node_verdict is None or self.node_verdict.verdict != "FAIL":
+                failure = f if isinstance(f, Fail) else None
+                msg = self._fail_message(f) if failure else str(f)
+                self.node_verdict = Verdict("FAIL", f"(a `node` step) {msg}", step_no,
+                                            failure=failure)
+        except Skip as s:
+            if not (node_step and str(s).startswith(CANNOT_OBSERVE)):
+                raise
+            if self.node_verdict is None:
+                self.node_verdict = Verdict("SKIP", str(s), step_no)
+
+    def _fail_message(self, f: Fail) -> str:
+        msg = f.message
+        if f.expected is not None or f.actual is not None:
+            msg += f"\n  expected: {f.expected}\n  actual:   {f.actual}"
+        return msg + "".join(f"\n  {d}" for d in f.detail) + self._errors_said() + \
+            self._stderr_said()
+
+    def _also(self, v: Verdict) -> Verdict:
+        """A verdict that ended the scenario at `must`, with the `node` step
+        that had failed before it named."""
+        v.must = v.verdict
+        nv = getattr(self, "node_verdict", None)
+        if nv is not None and nv.verdict == "FAIL":
+            first = nv.message.splitlines()[0]
+            v.message += f"\n  (before it, step {nv.step} failed: {first})"
+        return v
 
     def call(self, cmd, timeout=5.0, why=None):
         try:
@@ -379,6 +433,16 @@ class Executor:
                        f"{where} and server {srv} names none of them (fd())")
         return found[0]
 
+    def own_listeners(self) -> list[dict]:
+        """Every listening socket a process of the implementation holds (the
+        kernel's word: sock_diag and /proc), whatever it says of itself."""
+        held = observe.sockets_held(self.runner.view.members())
+        try:
+            kernel = observe.listening_sockets()
+        except (ObserveError, OSError) as e:
+            raise Skip(f"{CANNOT_OBSERVE}the kernel's list of listening sockets ({e})") from None
+        return [dict(kernel[i], inode=i) for i in held if i in kernel]
+
     def _scenario_made(self, m) -> bool:
         """Whether a listening socket is one the scenario set up to be
         listened on: a port it reserved, a name in its own directory or one of
@@ -442,6 +506,19 @@ class Executor:
         except ObserveError as e:
             raise Fail(str(e)) from None
         return (host, value["port"])
+
+    def kernel_target(self, step):
+        """Where a connection goes by the kernel's word (`via = "kernel"`):
+        the implementation's one TCP listening socket (with several, the one
+        server `srv` names), through the loopback address of its family."""
+        tcp = [m for m in self.own_listeners() if m["kind"] == "tcp"]
+        if len(tcp) != 1:
+            tcp = [self.listening_socket(self.srv(step))]
+        m = tcp[0]
+        try:
+            return (observe.loopback_target(m["address"], m["family"]), m["port"])
+        except ObserveError as e:
+            raise Fail(str(e)) from None
 
     def inside(self, path: str, what: str) -> str:
         """A path the implementation reported, made absolute, when it lies in

@@ -338,6 +338,13 @@ def count_text(c: dict) -> str:
 # ---------------------------------------------------------------------------
 # Markdown
 
+def must_note(cell: dict) -> str:
+    """' (must PASS)' where a scenario's `must` steps ended otherwise than
+    the scenario (levels.py): it conforms there and is not Node."""
+    mv = cell.get("must_verdict")
+    return f" (must {mv})" if mv and mv != cell.get("verdict") else ""
+
+
 def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -375,7 +382,7 @@ def to_markdown(m: Matrix) -> str:
                     cells.append(NOT_RUN)
                 else:
                     v = cell["verdict"]
-                    cells.append(f"**{v}**" if v != "PASS" else v)
+                    cells.append((f"**{v}**" if v != "PASS" else v) + must_note(cell))
             out.append(f"| `{r.id}` | {r.level} | " + " | ".join(cells) + " |")
         out.append("| **total** | | "
                    + " | ".join(count_text(m.clause_counts(g, i)) for i in range(len(m.impls)))
@@ -614,7 +621,8 @@ def to_html(m: Matrix, spec: str = "") -> str:
                     cid = m.cause_id(col, r.id)
                     if cid:
                         attrs += f' data-cause="{cid}"'
-                    cells.append(f'<td {attrs} data-verdict="{v}" title="{e(tip)}">{v}</td>')
+                    cells.append(f'<td {attrs} data-verdict="{v}" title="{e(tip)}">{v}'
+                                 f'{e(must_note(cell))}</td>')
             out.append(f'<tr class="row" data-sid="{e(r.id)}" data-level="{e(r.level)}">'
                        f"<td>{_sc_link(r.id, spec)}"
                        f'<div class="title">{e(r.title)}</div></td><td>{e(r.level)}</td>'

@@ -9,6 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from . import causes
+from .levels import known_divergences
 from .verdicts import counts, levels
 
 SCHEMA_VERSION = 1
@@ -42,9 +43,11 @@ def write(out_dir: pathlib.Path, suite, stale) -> list[pathlib.Path]:
         "expectations": str(suite.expect.path) if suite.expect and suite.expect.path else None,
         "unexpected": [r.id for r in results if r.unexpected],
         "stale_expectations": stale,
+        "known_divergences": known_divergences(suite),
         "scenarios": [{
             "id": r.id, "clauses": list(r.clauses), "level": r.level,
-            "applies": r.applies, "verdict": r.verdict, "message": r.message,
+            "applies": r.applies, "verdict": r.verdict, "must_verdict": r.must_verdict,
+            "message": r.message,
             **({"expected": r.expected} if r.expected else {}),
             **({"cause": r.cause} if r.cause else {}),
         } for r in results],

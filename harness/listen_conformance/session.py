@@ -21,6 +21,7 @@ from . import expectations as expectations_mod
 from . import report as report_mod
 from . import capabilities, causes, lines, nodemap, paths, table
 from .paths import SCENARIO_DIR
+from . import levels as levels_
 from .verdicts import BAD, EXIT_UNEXPECTED, EXIT_USAGE, RESULT_KEY, Result, counts, is_blind, levels
 
 
@@ -207,6 +208,11 @@ class SuiteSession:
         judged = levels(self.results.values(), interrupted=getattr(self, "interrupted", False))
         tr.write_line(f"conforms (MUST scenarios): {judged['conforms']}    "
                       f"behaves as Node does (all scenarios): {judged['node_identical']}")
+        known = levels_.known_divergences(self)
+        if known:
+            tr.write_line(f"TEXT AGAINST NODE {len(known)}: known divergences of Node.js from "
+                          f"its documentation (the scenarios check Node's side; SPEC.md, "
+                          f"\"Text against Node\"): {', '.join(known)}")
         for line in causes.summary_lines(causes.for_session(self)):
             tr.write_line(line)
         for r in self.results.values():
@@ -266,6 +272,7 @@ class ScenarioItem(pytest.Item):
         result = Result(
             id=sc["id"], clauses=list(sc["clauses"]), level=sc["level"], applies=sc["applies"],
             verdict=v.verdict, message=v.message, step=v.step, cause=causes.of(v, sc),
+            must_verdict=v.must,
             expected=exp["verdict"] if exp else None,
             expected_reason=exp.get("reason", "") if exp else "",
             unexpected=bool(exp and exp["verdict"] != v.verdict) or
@@ -290,7 +297,9 @@ class ScenarioItem(pytest.Item):
                          f"remove the entry")
         else:
             lines.append(f"{v.verdict} {sc['id']}  [{', '.join(sc['clauses'])}]  "
-                         f"level: {sc['level']}")
+                         f"level: {sc['level']}"
+                         + (f"  (its `must` steps: {v.must})"
+                            if v.must and v.must != v.verdict else ""))
             lines.append(f"  {sc['title']}")
             for c in sc["clauses"]:
                 cl = suite.clauses.get(c)

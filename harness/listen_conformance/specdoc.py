@@ -14,9 +14,10 @@ import pathlib
 import re
 
 from . import lines
-from .events import parse_event
+from .events import canon_event, parse_event
 from .paths import CLAUSES, SPEC_DOC
-from .steps import KINDS, step_kind
+from .levels import MUST, NODE, cited, step_level, text_events
+from .steps import KINDS, is_asserting, step_kind
 from .values import js, js_str, words_of
 
 # In a checkout the document is docs/SPEC.md; an installed package prints it.
@@ -146,10 +147,54 @@ def _and(items: list[str]) -> str:
 
 def steps_in_words(sc: dict) -> list[str]:
     w = Words(sc)
-    out = [w.step(s) for s in sc["steps"]]
+    out, earlier = [], []
+    for s in sc["steps"]:
+        out.append(w.step(s) + level_words(sc, s) + two_levels_words(w, sc, s, earlier))
+        if step_kind(s) == "events":
+            earlier += [canon_event(e) for e in s["events"]]
     out.append("At the end the servers are freed, and the implementation's process must "
                "end cleanly, with nothing left listening.")
     return out
+
+
+def level_words(sc: dict, step: dict) -> str:
+    """What a step's level adds to its sentence: its own level where it is
+    not the scenario's, the sentence it cites, a justification."""
+    if not is_asserting(step):
+        return ""
+    lvl = step_level(sc, step)
+    out = ""
+    if lvl != sc["level"]:
+        out += " *(" + ("Node.js behaviour: judged for \"behaves as Node\" only"
+                        if lvl == NODE else "required by the text") + ")*"
+    if lvl == MUST and "clause" in step:
+        out += f" *(from {', '.join(cited(sc, step))})*"
+    if "justify" in step:
+        out += f" **Required though the text does not say it in words:** {step['justify']}"
+    return out
+
+
+def two_levels_words(w, sc: dict, step: dict, earlier: list[str]) -> str:
+    """For a `must` step read at two levels by itself (levels.py): what the
+    text requires of it, where that is less than the whole step."""
+    if step_level(sc, step) != MUST:
+        return ""
+    kind = step_kind(step)
+    if kind == "events":
+        full = [canon_event(e) for e in step["events"]]
+        required = text_events(full, sc, earlier)
+        if required == full:
+            return ""
+        if not required:
+            return " *(Required by the text: none of these; the list is Node.js behaviour.)*"
+        return (" *(Required by the text: " + ", then ".join(w.event(e) for e in required)
+                + "; the rest of the list is Node.js behaviour.)*")
+    if kind == "error" and isinstance(step["error"], dict) and set(step["error"]) - {"code"}:
+        return " *(Required by the text: the code; the other fields are Node.js behaviour.)*"
+    if kind == "listen" and "throws" in step and ("message" in step or "class" in step):
+        return (" *(Required by the text: the throw and its code; the message and class are "
+                "Node.js behaviour.)*")
+    return ""
 
 
 def facts(sc: dict, clauses: dict, primary: str | None = None,
@@ -175,6 +220,8 @@ def facts(sc: dict, clauses: dict, primary: str | None = None,
                    f"version, a C implementation as the line chosen with `--node-line`)")
     if sc.get("why"):
         out.append(f"**Why:** {sc['why']}")
+    if sc.get("text_vs_node"):
+        out.append(f"**Text against Node:** {sc['text_vs_node']}")
     if sc.get("matrix"):
         out.append(f"**Generated:** a cell of the matrix `{sc['matrix']}` in "
                    f"`conformance/scenarios/{sc.get('file', '')}` (FORMAT.md, \"Matrices\")")
@@ -239,6 +286,8 @@ def generate(scenarios=None, clauses=None, clauses_path=None, node_map=None) -> 
     mirrors = node_map.by_scenario() if node_map is not None else {}
     groups = table.by_clause(scenarios, clauses)
     n_must = sum(1 for s in scenarios if s["level"] == "must")
+    asserting = [(s, st) for s in scenarios for st in s["steps"] if is_asserting(st)]
+    must_steps = sum(1 for s, st in asserting if step_level(s, st) == MUST)
     out = ["# The `server.listen()` specification, as the suite checks it", "",
            "<!-- Generated from CLAUSES.md and conformance/scenarios/*.toml. "
            "Do not edit: regenerate with", f"     {REGENERATE} -->", "",
@@ -247,7 +296,9 @@ def generate(scenarios=None, clauses=None, clauses_path=None, node_map=None) -> 
            "that checks it, in words. A scenario that checks several clauses is described in "
            "full under the first clause it names and listed under the others.", "",
            f"{len(clauses)} clauses, {len(scenarios)} scenarios: {n_must} required by the text, "
-           f"{len(scenarios) - n_must} Node.js behaviour."
+           f"{len(scenarios) - n_must} Node.js behaviour; of their {len(asserting)} checking "
+           f"steps, {must_steps} are required by the text and {len(asserting) - must_steps} "
+           f"are Node.js behaviour."
            + (" [Node's own tests](#node-tests), mapped to the scenarios that mirror "
               "them, follow the clauses." if node_map is not None else ""), "",
            "How to read a scenario:", "",
@@ -255,6 +306,20 @@ def generate(scenarios=None, clauses=None, clauses_path=None, node_map=None) -> 
            "implementation passes it. *Node.js behaviour*: the text is silent or ambiguous, and "
            "what Node.js does is the answer; an implementation that passes these too behaves "
            "as Node does.",
+           "- **Levels per step**: a scenario's level is that of its steps unless a step says "
+           "otherwise (*Node.js behaviour: judged for \"behaves as Node\" only*). A scenario "
+           "yields two verdicts: that of its steps required by the text (\"conforms\") and "
+           "that of every step (\"behaves as Node\"). A step required by the text asserts "
+           "only what the sentence it derives from speaks of, or says why "
+           "([justified steps](#justified-steps)). Two steps are read at both levels by "
+           "themselves: *exactly this happened* compares, at the text's level, only the "
+           "'listening' and 'error' events and the calls of listen() callbacks and "
+           "'listening' listeners (not 'close', close() callbacks, the callback of a "
+           "listen() that threw, or a listen() callback called again at a later "
+           "'listening'), and an error's fields other than its code are Node.js "
+           "behaviour, as are a thrown error's message and class.",
+           "- **Text against Node**: where the text requires what Node.js does not do, the "
+           "scenario says so ([the list](#text-against-node)).",
            "- **Applies to**: some scenarios only make sense for a C implementation or for a "
            "JavaScript runtime; the others skip them.",
            "- **Needs**: a capability of the machine; where it is missing the scenario is "
@@ -295,9 +360,43 @@ def generate(scenarios=None, clauses=None, clauses_path=None, node_map=None) -> 
                 out.append(f"- [`{sc['id']}`](#{_anchor(sc['id'])}) ({lvl}, described under "
                            f"{sc['clauses'][0]}): {sc['title']}")
             out.append("")
+    out += _text_vs_node_md(scenarios) + _justified_md(scenarios)
     if node_map is not None:
         out += _node_tests_md(node_map)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _text_vs_node_md(scenarios) -> list[str]:
+    out = ['<a id="text-against-node"></a>', "", "## Text against Node", "",
+           "Where the text requires something Node.js does not do. Each scenario checks the "
+           "side its level says; a run against Node.js lists them as known divergences of "
+           "Node.js from its documentation.", ""]
+    those = [sc for sc in scenarios if sc.get("text_vs_node")]
+    for sc in those:
+        lvl = "checks the text" if sc["level"] == MUST else "checks Node.js"
+        out.append(f"- [`{sc['id']}`](#{_anchor(sc['id'])}) ({lvl}): {sc['text_vs_node']}")
+    if not those:
+        out.append("None.")
+    return out + [""]
+
+
+def _justified_md(scenarios) -> list[str]:
+    out = ['<a id="justified-steps"></a>', "", "## Justified steps", "",
+           "Steps required by the text that assert something the sentence they cite does "
+           "not speak of in words, each with its justification (the table's lint refuses "
+           "such a step without one).", ""]
+    n = 0
+    for sc in scenarios:
+        for i, st in enumerate(sc["steps"], 1):
+            if "justify" in st and step_level(sc, st) == MUST:
+                n += 1
+                out.append(f"- [`{sc['id']}`](#{_anchor(sc['id'])}), step {i} "
+                           f"(`{step_kind(st)}`, from {', '.join(cited(sc, st))}): "
+                           f"{st['justify']}")
+    if not n:
+        out.append("None: every step required by the text asserts only what its sentence "
+                   "says.")
+    return out + [""]
 
 
 def _node_tests_md(node_map) -> list[str]:

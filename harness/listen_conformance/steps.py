@@ -29,6 +29,7 @@ import time
 from . import observe
 from .cabi import NotExpressible, to_c
 from .events import canon_event, event_text
+from .levels import NODE, text_events
 from .observe import ObserveError
 from .values import ANY, interpolate, js, matches, resolve, to_protocol, words_in_text
 from .verdicts import CANNOT_OBSERVE, Fail, Skip
@@ -149,7 +150,8 @@ class Listen:
            "that message (`{@port:P}`, `{@path:NAME}`... inside it stand for the token's "
            "value); `class = \"TypeError\"` (`Error`, `RangeError`): an instance of that "
            "class (JavaScript only: a C shim's error has no class, so it is not checked "
-           "there); with `returns = \"server\"`: it must return the server itself "
+           "there); the message and the class are judged at `node`, the code at the step's "
+           "level; with `returns = \"server\"`: it must return the server itself "
            "(JavaScript)")
 
     def run(ex, step):
@@ -172,13 +174,20 @@ class Listen:
                 if r.get("code") != step["throws"]:
                     raise Fail(f"{call} threw the wrong error", step["throws"], r.get("code"),
                                detail=thrown)
+                # The code is the text's; the class and the message are
+                # Node's (levels.py).
                 if "class" in step and ex.impl.kind != "c" \
                         and r.get("class") != step["class"]:
                     raise Fail(f"{call} threw an error of the wrong class", step["class"],
-                               r.get("class") or "no class reported", detail=thrown)
+                               r.get("class") or "no class reported", detail=thrown,
+                               level=NODE)
                 if "message" in step:
-                    check_message(f"the error {call} threw",
-                                  interpolate(step["message"], ex), r.get("message"))
+                    try:
+                        check_message(f"the error {call} threw",
+                                      interpolate(step["message"], ex), r.get("message"))
+                    except Fail as f:
+                        f.level = NODE
+                        raise
                 return
             if r.get("r") == "ok":
                 raise Fail(f"{call} returned; it must throw", step["throws"], "no throw")
@@ -399,14 +408,23 @@ class Events:
     doc = ("the exact events since the previous `events` step: `\"emit listening\"`, "
            "`\"call L1\"`, `\"emit error EADDRINUSE\"`, `\"call C1 ERR_SERVER_NOT_RUNNING\"`, "
            "`\"emit close\"`; prefixed `\"sync \"` when reported while the call that caused "
-           "it had not yet returned; `\"B: \"` for server B")
+           "it had not yet returned; `\"B: \"` for server B. At `must` only the events the "
+           "text speaks of are compared ('listening', 'error', the first call of a listen() "
+           "callback, 'listening' listeners); the exact list at `node`")
 
     def run(ex, step):
         want = [canon_event(e) for e in step["events"]]
+        earlier = [event_text(e) for e in ex.events[:ex.checked]]
         got = [event_text(e) for e in ex.events[ex.checked:]]
         ex.checked = len(ex.events)
-        if want != got:
-            raise Fail("the events are not the expected ones, in order", want, got)
+        if want == got:
+            return
+        t_want, t_got = text_events(want, ex.sc, earlier), text_events(got, ex.sc, earlier)
+        if t_want != t_got:
+            raise Fail("the events the text speaks of are not the expected ones, in order",
+                       t_want, t_got, detail=[f"all events: {got}"])
+        raise Fail("the events are not the expected ones, in order (Node's exact list; "
+                   "the events the text speaks of are as expected)", want, got, level=NODE)
 
     def words(w, step):
         evs = step["events"]
@@ -430,7 +448,9 @@ class Error:
     example = ("`{ error = { code = ..., errno = ..., syscall = ..., address = ..., port = ..., "
                "message = ... } }`")
     doc = ("fields of the last `'error'` emitted; `message` is the exact text, with "
-           "`{@port:P}`, `{@path:NAME}`... inside it standing for the token's value")
+           "`{@port:P}`, `{@path:NAME}`... inside it standing for the token's value. At "
+           "`must` only `code` is judged (the text names `e.code` alone), the other fields "
+           "at `node`")
 
     def run(ex, step):
         srv = ex.srv(step)
@@ -441,11 +461,20 @@ class Error:
         fields = {k: v for k, v in step["error"].items() if k != "message"}
         want = resolve(fields, ex)
         bad = {k: got.get(k) for k, v in want.items() if v != ANY and got.get(k) != v}
+        if "code" in bad:
+            raise Fail("the error's code differs", want.get("code"), got.get("code"),
+                       detail=[f"all fields: {({k: got.get(k) for k in want})}"])
+        # The text names `e.code` alone: the other fields are Node's (levels.py).
         if bad:
-            raise Fail("the error's fields differ", want, {k: got.get(k) for k in want})
+            raise Fail("the error's fields differ", want, {k: got.get(k) for k in want},
+                       level=NODE)
         if "message" in step["error"]:
-            check_message(f"the 'error' server {srv} emitted",
-                          interpolate(step["error"]["message"], ex), got.get("message"))
+            try:
+                check_message(f"the 'error' server {srv} emitted",
+                              interpolate(step["error"]["message"], ex), got.get("message"))
+            except Fail as f:
+                f.level = NODE
+                raise
 
     def words(w, step):
         fields = []
@@ -525,6 +554,60 @@ class Backlog:
 
 
 @kind
+class Bound:
+    name, group, value, keys, asserting = "bound", EXPECT, (dict, str), {}, True
+    example = "`{ bound = { address = \"127.0.0.1\", port = \"@port:P\" } }` / `{ bound = TOKEN }`"
+    doc = ("the **kernel** shows a socket of the implementation listening there (sock_diag "
+           "and its fd table; not `address()`): a table of `address`, `port` (either may be "
+           "left out), or a path or abstract name")
+
+    def run(ex, step):
+        want = resolve(step["bound"], ex)
+        mine = ex.own_listeners()
+        if isinstance(want, str):
+            path = ex.abs(want)
+            found = [m for m in mine if m["kind"] == "unix"
+                     and executor_same_unix_name(m["name"], path, ex.dir)]
+            where = observe.describe_listener({"kind": "unix", "name": path})
+        else:
+            found = [m for m in mine if m["kind"] == "tcp"
+                     and ("port" not in want or m["port"] == want["port"])
+                     and ("address" not in want or _same_ip(m["address"], want["address"]))]
+            where = ", ".join(f"{k} {v}" for k, v in want.items())
+        if not found:
+            raise Fail("no socket of the implementation listens there (the kernel's word)",
+                       where, "; ".join(observe.describe_listener(m) for m in mine)
+                       or "no listening socket")
+
+    def words(w, step):
+        v = step["bound"]
+        if isinstance(v, str):
+            where = w.value(v)
+        else:
+            parts = []
+            if "address" in v:
+                parts.append(f"address {w.value(v['address'])}")
+            if "port" in v:
+                parts.append(f"port {w.value(v['port'])}")
+            where = " and ".join(parts) or "anywhere"
+        return f"The kernel shows a socket of the implementation listening on {where} " \
+               f"(sock_diag and the implementation's fd table, not `server.address()`)."
+
+
+def _same_ip(a, b) -> bool:
+    import ipaddress
+    try:
+        return ipaddress.ip_address(str(a)) == ipaddress.ip_address(str(b))
+    except ValueError:
+        return False
+
+
+def executor_same_unix_name(kernel, path, cwd) -> bool:
+    from .executor import _same_unix_name
+    return _same_unix_name(kernel, path, cwd)
+
+
+@kind
 class Sockopt:
     name, group, value, keys, asserting = "sockopt", EXPECT, dict, SRV, True
     example = "`{ sockopt = { SO_REUSEADDR = 1, IPV6_V6ONLY = 0, SO_REUSEPORT = 0 } }`"
@@ -563,11 +646,12 @@ class Connect:
     keys = {"via": str, "user": str, "path": str, **SRV}
     example = '`{ connect = "ok" }` / `"refused"` / `"eacces"`'
     doc = ("a real connection from the harness to the server's address over loopback "
-           "(`via = \"127.0.0.1\"` picks the address; `user = \"nobody\"` connects as that "
-           "user)")
+           "(`via = \"127.0.0.1\"` picks the address; `via = \"kernel\"`: to where the "
+           "kernel shows the server listening, through the loopback of the bound family, "
+           "not `address()`; `user = \"nobody\"` connects as that user)")
 
     def run(ex, step):
-        target = ex.target(step)
+        target = ex.kernel_target(step) if step.get("via") == "kernel" else ex.target(step)
         user = step.get("user")
         if user and not ex.caps.root:
             raise Skip(f"connecting as '{user}' needs the harness to run as root")
@@ -582,7 +666,10 @@ class Connect:
         if "path" in step:
             target = f"the path {w.value(step['path'])}"
         extra = ""
-        if "via" in step:
+        if step.get("via") == "kernel":
+            target = f"where the kernel shows {w.srv_name(step.get('srv', 'A'))} listening"
+            extra += " (through the loopback address of the bound family)"
+        elif "via" in step:
             extra += f" through {step['via']}"
         if "user" in step:
             extra += f" as user {step['user']}"
@@ -813,6 +900,13 @@ class Timewait:
 def step_kind(step: dict) -> str:
     """A step's kind is its first key (FORMAT.md)."""
     return next(iter(step))
+
+
+def is_asserting(step) -> bool:
+    """Whether a step can make a scenario fail (an expectation, a checked call)."""
+    return isinstance(step, dict) and bool(step) and step_kind(step) in KINDS and \
+        bool(KINDS[step_kind(step)].asserting or step.get("returns") or
+             step_kind(step) == "listen")
 
 
 def type_name(t) -> str:

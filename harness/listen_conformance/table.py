@@ -15,9 +15,9 @@ import tomllib
 from . import crossing, lines, values
 from .cabi import C_OPTION_ORDER, expressible_in_c
 from .paths import CLAUSES, SCENARIO_DIR
-from .steps import KINDS, THROW_CLASSES, has_type, step_kind, type_name
-
-LEVELS = ("must", "node")
+from .levels import (LEVELS, MUST, STEP_KEYS, beyond_text, cited, feature_words,
+                     step_level)
+from .steps import KINDS, THROW_CLASSES, has_type, is_asserting, step_kind, type_name
 APPLIES = ("all", "c", "js")
 NEEDS = ("ipv6", "nonroot", "root", "abstract", "low-ports-privileged")
 
@@ -119,7 +119,7 @@ def lint(sc: dict, clauses: dict) -> list[str]:
     if out:
         return out
     known = {"id", "clauses", "level", "title", "call", "steps", "applies",
-             "needs", "node", "why", "umask"}
+             "needs", "node", "why", "umask", "text_vs_node"}
     for key in sc:
         if key not in known:
             out.append(f"unknown key '{key}'")
@@ -165,6 +165,53 @@ def lint(sc: dict, clauses: dict) -> list[str]:
                 for p in lint_options_order(step)]
     if asserting == 0:
         out.append("has no step that can fail")
+    if "text_vs_node" in sc and not (isinstance(sc["text_vs_node"], str)
+                                     and sc["text_vs_node"].strip()):
+        out.append("text_vs_node must be a text: what the text requires, and what Node does")
+    out += lint_levels(sc, clauses)
+    return out
+
+
+def lint_levels(sc: dict, clauses: dict) -> list[str]:
+    """Levels per step (levels.py): a `must` step asserts only what the
+    sentence it cites speaks of, or says why (`justify`)."""
+    if sc["level"] not in LEVELS:
+        return []
+    out, must_steps = [], 0
+    for j, step in enumerate(sc["steps"]):
+        if not isinstance(step, dict) or not step or step_kind(step) not in KINDS:
+            continue
+        where = f"step {j + 1} ({step_kind(step)})"
+        if "level" in step:
+            if step["level"] not in LEVELS:
+                out.append(f"{where}: level must be one of {LEVELS}")
+                continue
+            if not is_asserting(step):
+                out.append(f"{where}: level is for a step that can fail")
+        c = step.get("clause")
+        for cid in ([c] if isinstance(c, str) else c if isinstance(c, list) else []):
+            if cid not in sc["clauses"]:
+                out.append(f"{where}: clause '{cid}' is not one of the scenario's clauses")
+        if not is_asserting(step):
+            continue
+        lvl = step_level(sc, step)
+        must_steps += lvl == MUST
+        beyond = beyond_text(sc, step)
+        if "justify" in step:
+            if lvl != MUST:
+                out.append(f"{where}: justify is for a `must` step; this one is `node`")
+            elif not beyond:
+                out.append(f"{where}: justify is for what the cited sentences do not speak "
+                           f"of; this step asserts nothing else: drop it")
+            elif not (isinstance(step["justify"], str) and step["justify"].strip()):
+                out.append(f"{where}: justify must be a text")
+        elif beyond:
+            out.append(f"{where}: at `must` it asserts "
+                       + "; ".join(feature_words(f) for f in beyond)
+                       + f", which {'/'.join(cited(sc, step))} does not speak of: give the "
+                       f"step level = \"node\", or a justify = \"...\" that SPEC.md prints")
+    if sc["level"] == MUST and must_steps == 0:
+        out.append("level \"must\" but no step is at `must`: make the scenario \"node\"")
     return out
 
 
@@ -177,10 +224,10 @@ def lint_step(step) -> list[str]:
     if k is None:
         return [f": unknown step kind '{kind}' (known: {', '.join(KINDS)})"]
     out = []
-    extra = set(step) - {kind} - set(k.keys)
+    extra = set(step) - {kind} - set(k.keys) - set(STEP_KEYS)
     if extra:
         out.append(f" ({kind}): unknown key(s) {sorted(extra)}")
-    for key, want in [(kind, k.value), *k.keys.items()]:
+    for key, want in [(kind, k.value), *k.keys.items(), *STEP_KEYS.items()]:
         if key in step and not has_type(step[key], want):
             out.append(f" ({kind}): {key} must be {type_name(want)}, not {step[key]!r}")
     if kind == "events" and isinstance(step["events"], list) and \

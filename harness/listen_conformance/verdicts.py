@@ -40,6 +40,9 @@ class Verdict:
     # For a FAIL: the `Fail` that ended it, with its structured expected and
     # actual (causes.py groups failures by them).
     failure: "Fail | None" = None
+    # The MUST verdict: that of the scenario's `must` steps alone (levels.py),
+    # None when it has none.  `verdict` is that of every step (Node's).
+    must: str | None = None
 
 
 @dataclasses.dataclass
@@ -56,6 +59,9 @@ class Result:
     expected_reason: str = ""
     unexpected: bool = False
     cause: str = ""     # FAIL/CRASH/TIMEOUT: what went wrong, normalised (causes.py)
+    # The verdict of the scenario's `must` steps (None: it has none); a
+    # scenario can PASS them and FAIL a `node` step.
+    must_verdict: str | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -74,25 +80,41 @@ def counts(verdicts: Iterable[str]) -> dict[str, int]:
     return out
 
 
+def must_verdict(r) -> str | None:
+    """The verdict of a result's `must` steps (a Result or a report row; a
+    report written before levels per step: its verdict when it is `must`)."""
+    mv = r.get("must_verdict") if isinstance(r, dict) else getattr(r, "must_verdict", None)
+    if mv is not None:
+        return mv
+    level = r.get("level") if isinstance(r, dict) else r.level
+    return (r.get("verdict") if isinstance(r, dict) else r.verdict) if level == "must" \
+        else None
+
+
 def levels(results: Iterable[Result], interrupted: bool = False) -> dict[str, str]:
-    """'conforms': every MUST scenario that ran passed; 'node_identical': every
-    scenario that ran passed.  'yes', 'no (N of M not PASS)' or 'n/a'; an
-    interrupted run judges nothing ('n/a (interrupted)')."""
+    """'conforms': every scenario's `must` steps passed, where it ran;
+    'node_identical': every scenario passed, every step.  'yes', 'no (N of M
+    not PASS)' or 'n/a'; an interrupted run judges nothing ('n/a
+    (interrupted)').  A scenario the harness could not observe counts in
+    neither 'no' nor 'yes' ('not shown')."""
     results = list(results)
     if interrupted:
         return {"conforms": "n/a (interrupted)", "node_identical": "n/a (interrupted)"}
 
-    def judge(rs):
-        ran = [r for r in rs if r.verdict != SKIP]
-        bad = [r for r in ran if r.verdict != PASS]
-        blind = [r for r in rs if is_blind(r)]
+    def judge(pairs):
+        pairs = list(pairs)
+        ran = [v for v, _ in pairs if v != SKIP]
+        bad = [v for v in ran if v != PASS]
+        blind = [v for v, b in pairs if b]
         if bad:
             return f"no ({len(bad)} of {len(ran)} not PASS)"
         if blind:
             return f"not shown ({len(blind)} could not be observed)"
         return "yes" if ran else "n/a"
-    return {"conforms": judge([r for r in results if r.level == "must"]),
-            "node_identical": judge(results)}
+    must = [(must_verdict(r), must_verdict(r) == SKIP and is_blind(r)) for r in results
+            if must_verdict(r) is not None]
+    return {"conforms": judge(must),
+            "node_identical": judge((r.verdict, is_blind(r)) for r in results)}
 
 
 def is_blind(r) -> bool:
@@ -103,8 +125,11 @@ def is_blind(r) -> bool:
 class Fail(Exception):
     """An expectation did not hold: the scenario is FAIL, with expected/actual."""
 
-    def __init__(self, message, expected=None, actual=None, detail=None):
+    def __init__(self, message, expected=None, actual=None, detail=None, level=None):
         super().__init__(message)
+        # "node": only Node's reading failed (levels.py), whatever the
+        # step's level; None: the step's own level.
+        self.level = level
         self.message = message
         self.expected = expected
         self.actual = actual
