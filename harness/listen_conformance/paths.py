@@ -45,6 +45,8 @@ CLAUSES = SPEC_DIR / "CLAUSES.md"
 FORMAT = CONFORMANCE / "FORMAT.md"
 # Node's own listen() tests, mapped to scenarios (NODE-TESTS.md).
 NODE_TESTS = CONFORMANCE / "node-tests.toml"
+RULES = CONFORMANCE / "rules.toml"
+TOPICS = CONFORMANCE / "topics.toml"
 # The generated document lives in a checkout only.
 SPEC_DOC = CHECKOUT / "docs" / "SPEC.md" if CHECKOUT else None
 
