@@ -21,7 +21,7 @@ def clauses():
 
 def scenario(*steps, level="must", clauses=("L-START",), **more):
     return {"id": "t.x", "clauses": list(clauses), "level": level, "title": "t",
-            "call": "server.listen(0, '127.0.0.1')", "steps": list(steps), **more}
+            "steps": list(steps), **more}
 
 
 LISTEN = {"listen": [0, "127.0.0.1"]}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from listen_conformance import table
+from listen_conformance import calls, table
 from listen_conformance.cabi import expressible_in_c
 
 
@@ -54,18 +54,19 @@ def test_both_levels_are_used(loaded):
     ({"steps": [{"error": {"code": "E", "message": "@port:P"}}]}, "is a text, not a token"),
     ({"steps": [{"listen": [{"host": "h", "port": -1}], "throws": "E", "message": "m"}]},
      "write the options in the order a C shim writes them back"),
+    ({"call": "server.listen()"}, "the Call line is made from the steps"),
 ])
 def test_lint_names_the_problem(loaded, broken, problem):
     clauses, _ = loaded
     sc = {"id": "t.x", "clauses": ["L-START"], "level": "must", "title": "t",
-          "call": "server.listen()", "steps": [{"listen": []}]}
+          "steps": [{"listen": []}]}
     sc.update(broken)
     assert any(problem in p for p in table.lint(sc, clauses)), table.lint(sc, clauses)
 
 
 def test_duplicate_ids_are_refused(tmp_path):
     one = '[[scenario]]\nid = "a.b"\nclauses = ["L-START"]\nlevel = "must"\ntitle = "t"\n' \
-          'call = "c"\nsteps = [ { listen = [0] } ]\n'
+          'steps = [ { listen = [0] } ]\n'
     (tmp_path / "1.toml").write_text(one)
     (tmp_path / "2.toml").write_text(one)
     with pytest.raises(table.TableError, match="id also used in 1.toml"):
@@ -93,7 +94,6 @@ neg     511   -
 clauses = ["L-BACKLOG-ALL"]
 level = "must"
 title = "{value.text} in {form.name}: {expect}."
-call = "{form.call}"
 steps = ["{form.setup}", { listen = "{form.args}" }, { wait = "listening" },
          { backlog = "{expect}" }]
 
@@ -101,26 +101,22 @@ steps = ["{form.setup}", { listen = "{form.args}" }, { wait = "listening" },
 name = "absent"
 text = "No backlog"
 arg = "$absent"
-js = ""
 
 [[matrix.value]]
 name = "neg"
 text = "-1"
 arg = -1
-js = ", -1"
 level = "node"
 clauses = ["L-BACKLOG-DEFAULT"]
 why = "Negative."
 
 [[matrix.form]]
 name = "pos"
-call = "server.listen(0, '127.0.0.1'{value.js})"
 args = [0, "127.0.0.1", "{value.arg}"]
 setup = []
 
 [[matrix.form]]
 name = "opt"
-call = "server.listen({ port: 0{value.js} })"
 args = [{ port = 0, backlog = "{value.arg}" }]
 setup = "{sock.tcp}"
 
@@ -141,7 +137,7 @@ def test_matrix_expands_to_ordinary_scenarios(tmp_path):
     assert a["steps"] == [{"listen": [0, "127.0.0.1"]}, {"wait": "listening"},
                           {"backlog": 511}]
     assert a["title"] == "No backlog in pos: 511." and a["level"] == "must"
-    assert a["call"] == "server.listen(0, '127.0.0.1')" and a["applies"] == "all"
+    assert calls.call_line(a) == "server.listen(0, '127.0.0.1')" and a["applies"] == "all"
     assert a["matrix"] == "m.grid"
     o = got["m.grid.absent.opt"]
     assert o["steps"][:2] == [{"mksock": "H", "family": "tcp4", "address": "127.0.0.1",
@@ -216,6 +212,73 @@ def test_a_message_puts_in_the_values_of_its_tokens():
 def test_the_js_only_order_of_options_is_free(loaded):
     clauses, _ = loaded
     sc = {"id": "t.x", "clauses": ["L-START"], "level": "node", "title": "t", "applies": "js",
-          "call": "c", "steps": [{"listen": [{"host": "h", "port": -1}], "throws": "E",
-                                  "message": "m"}]}
+          "steps": [{"listen": [{"host": "h", "port": -1}], "throws": "E", "message": "m"}]}
     assert table.lint(sc, clauses) == []
+
+
+# ---------------------------------------------------------------------------
+# The Call line: made from the steps (calls.py), so it cannot disagree
+
+def _sc(*steps, **more):
+    return {"id": "t.x", "clauses": ["L-START"], "level": "must", "title": "t",
+            "steps": list(steps), **more}
+
+
+def test_the_call_line_is_the_calls_of_the_steps_in_their_words():
+    sc = _sc({"mksock": "H", "family": "unix", "path": "@path:h"},
+             {"on": "error", "label": "E1"},
+             {"listen": [{"fd": "@fd:H"}, "@cb"]}, {"wait": "listening"},
+             {"listen": ["@path:s", 5], "throws": "ERR_SERVER_ALREADY_LISTEN"},
+             {"close": "C1"}, {"wait": "close"}, {"events": ["emit close", "call C1"]},
+             {"listen": ["@port:P", "127.0.0.1"]}, {"connect": "ok"},
+             {"wait": "connection"}, {"close": True}, {"wait": "close"})
+    assert calls.call_line(sc) == (
+        "server.on('error', E1); server.listen({ fd: H.fd }, cb); /* after 'listening' */ "
+        "server.listen('/dir/s', 5); server.close(C1); /* after 'close' */ "
+        "server.listen(P, '127.0.0.1')")
+
+
+def test_the_call_line_tells_before_close_from_after_close():
+    before = _sc({"listen": [0]}, {"wait": "listening"}, {"close": True},
+                 {"listen": [0, "@fn:L2"]}, {"wait": "listening"}, {"listening": True})
+    after = _sc({"listen": [0]}, {"wait": "listening"}, {"close": True}, {"wait": "close"},
+                {"listen": [0, "@fn:L2"]}, {"wait": "listening"}, {"listening": True})
+    assert calls.call_line(before) == \
+        "server.listen(0); /* after 'listening' */ server.close(); server.listen(0, L2)"
+    assert calls.call_line(after) == ("server.listen(0); /* after 'listening' */ "
+                                      "server.close(); /* after 'close' */ server.listen(0, L2)")
+
+
+def test_the_call_line_of_two_servers_a_umask_abort_dispose_and_reads():
+    two = _sc({"listen": [0, "127.0.0.1"]}, {"wait": "listening"}, {"server": "B"},
+              {"listen": ["@port-of:A", "127.0.0.1"], "srv": "B"},
+              {"wait": "error", "srv": "B"}, {"close": True, "srv": "B"},
+              {"listening": False, "srv": "B"})
+    assert calls.call_line(two) == ("a.listen(0, '127.0.0.1'); /* after a's 'listening' */ "
+                                    "b.listen(aPort, '127.0.0.1'); /* after b's 'error' */ "
+                                    "b.close()")
+    other = _sc({"abort": True}, {"listen": [{"path": "@path:s", "signal": "@signal"}]},
+                {"dispose": "D"}, {"close": True, "arg": "x"}, umask=0o077)
+    assert calls.call_line(other) == (
+        "process.umask(0o077); controller.abort(); server.listen({ path: '/dir/s', signal: "
+        "signal }); await server[Symbol.asyncDispose](); server.close('x')")
+    assert calls.call_line(_sc({"address": "@null"}, {"listening": False})) == \
+        "server.address(); server.listening"
+    assert calls.call_line(_sc({"listen": ["\t1\n"]})) == "server.listen('\\t1\\n')"
+
+
+def test_every_scenario_has_a_call_line_that_names_its_first_listen(loaded):
+    _, scenarios = loaded
+    for sc in scenarios:
+        line = calls.call_line(sc)
+        assert line and "\n" not in line, sc["id"]
+        if any("listen" in st for st in sc["steps"]):
+            assert ".listen(" in line, (sc["id"], line)
+
+
+def test_a_matrix_title_can_say_its_call(tmp_path):
+    got = _load_text(tmp_path, MATRIX.replace('title = "{value.text} in {form.name}',
+                                              'title = "{call} with {value.text}'))
+    assert got["m.grid.neg.pos"]["title"] == "server.listen(0, '127.0.0.1', -1) with -1: 511."
+    with pytest.raises(table.TableError, match="a `call` key: the Call line is made"):
+        _load_text(tmp_path, MATRIX.replace('level = "must"', 'level = "must"\ncall = "x"', 1))

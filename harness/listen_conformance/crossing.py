@@ -10,7 +10,8 @@ scenarios: nothing downstream knows they were generated.
 
 Placeholders, in any string of the template or of an element:
 `{AXIS.KEY}` an element's key, `{TABLE.KEY}` a key of a `[matrix.TABLE]`
-table, `{expect}` the cell's grid word.  A string that is exactly one
+table, `{expect}` the cell's grid word; and in the title, `{call}`: the
+cell's Call line, made from its steps (calls.py).  A string that is exactly one
 placeholder becomes the value itself (a number, a table, a list); inside
 longer text the value must be a string or a number.  Substituted values are
 expanded again.  The string "$absent" as a list element or a table value
@@ -23,8 +24,10 @@ import json
 import re
 
 ABSENT = "$absent"
-KEYS = {"id", "axes", "grid", "clauses", "level", "title", "call", "steps", "applies",
+KEYS = {"id", "axes", "grid", "clauses", "level", "title", "steps", "applies",
         "needs", "node", "why", "umask"}
+# `{call}` in a title: the cell's Call line, made from its steps (calls.py).
+CALL_PLACEHOLDER = "{call}"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 PLACEHOLDER = re.compile(r"\{(expect|[a-z][a-z0-9_-]*\.[A-Za-z0-9_-]+)\}")
 MAX_DEPTH = 8
@@ -105,9 +108,12 @@ def expand(m) -> list[dict]:
     """The scenarios of one matrix, in row-major order; raises CellError."""
     if not isinstance(m, dict):
         raise CellError("is not a table")
-    for key in ("id", "axes", "clauses", "level", "title", "call", "steps"):
+    for key in ("id", "axes", "clauses", "level", "title", "steps"):
         if key not in m:
             raise CellError(f"missing key '{key}'")
+    if "call" in m:
+        raise CellError("a `call` key: the Call line is made from the steps (calls.py); drop "
+                        "it (a title can say `{call}`)")
     axes = _axes(m)
     tables = {k: v for k, v in m.items()
               if isinstance(v, dict) and k not in KEYS}
@@ -145,7 +151,7 @@ def expand(m) -> list[dict]:
 
 def _cell(m: dict, sid: str, env: dict, word, elems) -> dict:
     sc = {"id": sid}
-    for key in ("clauses", "level", "title", "call", "applies", "needs", "node", "why",
+    for key in ("clauses", "level", "title", "applies", "needs", "node", "why",
                 "umask"):
         if key in m:
             sc[key] = subst(m[key], env, word)
@@ -153,6 +159,14 @@ def _cell(m: dict, sid: str, env: dict, word, elems) -> dict:
     for step in subst(m["steps"], env, word):
         steps.extend(step if isinstance(step, list) else [step])
     sc["steps"] = steps
+    if isinstance(sc.get("title"), str) and CALL_PLACEHOLDER in sc["title"]:
+        from .calls import call_line
+        from .values import TokenError
+        try:
+            sc["title"] = sc["title"].replace(CALL_PLACEHOLDER, call_line(sc))
+        except (TokenError, KeyError, TypeError, ValueError, AttributeError) as e:
+            raise CellError(f"{CALL_PLACEHOLDER} in the title: the steps make no Call line "
+                            f"({type(e).__name__}: {e})") from None
     for e in elems:
         if "clauses" in e:
             sc["clauses"] = list(dict.fromkeys(list(sc["clauses"]) + list(e["clauses"])))
@@ -235,7 +249,7 @@ def _toml_key(k: str) -> str:
 def cell_toml(sc: dict) -> str:
     """A generated cell as the [[scenario]] a person would have written."""
     out = ["[[scenario]]"]
-    for k in ("id", "clauses", "level", "applies", "needs", "node", "title", "call", "why",
+    for k in ("id", "clauses", "level", "applies", "needs", "node", "title", "why",
               "umask"):
         if k in sc and sc[k] not in ([], "all"):
             out.append(f"{k} = {_toml_value(sc[k])}")

@@ -22,6 +22,7 @@ from . import report as report_mod
 from . import capabilities, causes, lines, nodemap, paths, table
 from .paths import SCENARIO_DIR
 from . import levels as levels_
+from .calls import call_line
 from .verdicts import BAD, EXIT_UNEXPECTED, EXIT_USAGE, RESULT_KEY, Result, counts, is_blind, levels
 
 
@@ -305,7 +306,7 @@ class ScenarioItem(pytest.Item):
                 cl = suite.clauses.get(c)
                 if cl:
                     lines.append(f"  {c}: \"{cl.text}\"")
-            lines.append(f"  call: {sc['call']}")
+            lines.append(f"  call: {call_line(sc)}")
             if v.step:
                 lines.append(f"  at step {v.step}: {_step_text(sc['steps'][v.step - 1])}")
             lines.extend("  " + m for m in v.message.splitlines())

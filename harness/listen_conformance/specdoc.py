@@ -201,7 +201,8 @@ def facts(sc: dict, clauses: dict, primary: str | None = None,
           mirrors: list | None = None) -> list[str]:
     """The scenario's facts as '**Name:** value' lines (without the steps);
     `mirrors`: the Node tests (nodemap.NodeTest) it mirrors."""
-    out = [f"**Call:** `{sc['call']}`",
+    from .calls import call_line
+    out = [f"**Call:** `{call_line(sc)}`",
            f"**Level:** {LEVEL_WORDS.get(sc['level'], sc['level'])}"]
     others = [c for c in sc["clauses"] if c != primary]
     if others:

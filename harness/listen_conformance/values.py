@@ -279,7 +279,12 @@ class DryContext:
 # Values as JavaScript source
 
 def js_str(s: str) -> str:
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0") + "'"
+    """A string as a JavaScript literal: quotes, backslashes, NUL and the
+    white space that would break a line (a tab, a newline) escaped."""
+    for a, b in (("\\", "\\\\"), ("'", "\\'"), ("\0", "\\0"), ("\n", "\\n"), ("\r", "\\r"),
+                 ("\t", "\\t")):
+        s = s.replace(a, b)
+    return "'" + s + "'"
 
 
 def js(v, token: Callable[[str], str] | None = None) -> str:
