@@ -178,10 +178,13 @@ def cmd_list(args) -> int:
 def cmd_show(args) -> int:
     from . import specdoc, table
     scenarios, clauses = _table()
-    sc = next((s for s in scenarios if s["id"] == args.id), None)
+    sid = table.resolve(scenarios, args.id)
+    sc = next((s for s in scenarios if s["id"] == sid), None)
     if sc is None:
         raise UsageError(f"no scenario '{args.id}'"
                          + _suggest(args.id, [s["id"] for s in scenarios]))
+    if sid != args.id:
+        print(f"{args.id} was merged into {sid} (it is an alias of it):\n")
     print(specdoc.describe(sc, clauses))
     print()
     where = pathlib.Path('conformance/scenarios') / sc['file']

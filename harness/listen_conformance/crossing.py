@@ -25,7 +25,7 @@ import re
 
 ABSENT = "$absent"
 KEYS = {"id", "axes", "grid", "clauses", "level", "title", "steps", "applies",
-        "needs", "node", "why", "umask"}
+        "needs", "node", "why", "umask", "aliases", "ids"}
 # `{call}` in a title: the cell's Call line, made from its steps (calls.py).
 CALL_PLACEHOLDER = "{call}"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -137,16 +137,45 @@ def expand(m) -> list[dict]:
         if "grid" in m:
             raise CellError("a grid needs two axes")
         cells = [((r,), None) for r in axes[0][1]]
+    names = [".".join(e["name"] for e in elems) for elems, _ in cells]
+    renamed, aliases = _cell_names(m, "ids", names, str), _cell_names(m, "aliases", names, list)
     out = []
-    for elems, word in cells:
+    for (elems, word), name in zip(cells, names):
         env = dict(tables)
         env.update({a: e for (a, _), e in zip(axes, elems)})
         sid = ".".join([m["id"]] + [e["name"] for e in elems])
         try:
-            out.append(_cell(m, sid, env, word, elems))
+            sc = _cell(m, sid, env, word, elems)
         except CellError as e:
             raise CellError(f"cell {sid}: {e}") from None
+        if name in renamed:
+            # The cell took over a hand-written scenario: it keeps that id,
+            # and its own stays as an alias.
+            sc["id"], sc["aliases"] = renamed[name], [sid]
+        sc["aliases"] = sc.get("aliases", []) + list(aliases.get(name, []))
+        if not sc["aliases"]:
+            del sc["aliases"]
+        out.append(sc)
     return out
+
+
+def _cell_names(m: dict, key: str, names: list[str], kind) -> dict:
+    """`aliases = { "zero.port-host" = ["old.id"] }` (a cell's former ids)
+    and `ids = { "absent.port-host" = "hand.written-id" }` (a cell that
+    keeps the id of the scenario it replaced): keyed by the cell's name, the
+    part of its id after the matrix's."""
+    table = m.get(key, {})
+    what = "a list of ids" if kind is list else "an id"
+    if not isinstance(table, dict):
+        raise CellError(f"{key} must be a table of cell names, each with {what}")
+    for name, v in table.items():
+        if name not in names:
+            raise CellError(f"{key}: '{name}' names no cell of the matrix (its cells: "
+                            f"{', '.join(names[:4])}{', ...' if len(names) > 4 else ''})")
+        if not (isinstance(v, str) if kind is str else
+                isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            raise CellError(f"{key}: '{name}' must be {what}")
+    return table
 
 
 def _cell(m: dict, sid: str, env: dict, word, elems) -> dict:
@@ -249,7 +278,7 @@ def _toml_key(k: str) -> str:
 def cell_toml(sc: dict) -> str:
     """A generated cell as the [[scenario]] a person would have written."""
     out = ["[[scenario]]"]
-    for k in ("id", "clauses", "level", "applies", "needs", "node", "title", "why",
+    for k in ("id", "aliases", "clauses", "level", "applies", "needs", "node", "title", "why",
               "umask"):
         if k in sc and sc[k] not in ([], "all"):
             out.append(f"{k} = {_toml_value(sc[k])}")

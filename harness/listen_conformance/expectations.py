@@ -9,7 +9,9 @@
 A run against expectations fails only on an unexpected result: a verdict that
 differs from the entry (an unexpected pass included), a FAIL/CRASH/TIMEOUT
 with no entry, or a stale entry (a scenario that does not exist or did not
-run).  WPT's metadata files and Node's --warn-unused are the model.
+run).  WPT's metadata files and Node's --warn-unused are the model.  An
+entry may name a scenario by a former id (its `aliases`, FORMAT.md): it
+applies to the scenario that id was merged into.
 """
 from __future__ import annotations
 
@@ -81,4 +83,19 @@ def load(option, impl_name: str, scenarios, line: str | None = None) -> Expectat
             problems.append(f"{sid}: unknown key(s) {sorted(set(e) - {'verdict', 'reason'})}")
     if problems:
         pytest.exit(f"--expectations {path}:\n  " + "\n  ".join(problems), returncode=2)
-    return Expectations(path, entries)
+    return Expectations(path, by_id(entries, scenarios))
+
+
+def by_id(entries: dict, scenarios) -> dict:
+    """The entries keyed by scenario id: an entry that names a scenario by a
+    former id (an alias: two scenarios merged into one) applies to the
+    scenario it names now.  Where the id and an alias both have an entry, the
+    id's wins; of two aliases, the first."""
+    from .table import alias_map
+    aliases = alias_map(scenarios) if scenarios else {}
+    out: dict = {}
+    for sid, e in entries.items():
+        to = aliases.get(sid, sid)
+        if to not in out or sid == to:
+            out[to] = e
+    return out

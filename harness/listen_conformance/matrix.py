@@ -228,15 +228,17 @@ def build(reports: list[dict], scenario_table=None, clauses=None) -> Matrix:
     if scenario_table is None or clauses is None:
         scenario_table, clauses = _table()
     names = _column_names(reports)
-    by_impl = [{sc["id"]: sc for sc in rep["scenarios"]} for rep in reports]
+    by_impl = [_by_id(rep, scenario_table) for rep in reports]
     info = {}
     for sc in scenario_table:
         info[sc["id"]] = {"title": sc.get("title", ""), "level": sc["level"],
                           "clauses": list(sc["clauses"])}
+    aliases = table_aliases(scenario_table)
     for rep in reports:  # scenarios the table does not have (renamed, removed)
         for sc in rep["scenarios"]:
-            info.setdefault(sc["id"], {"title": "", "level": sc.get("level", "?"),
-                                       "clauses": list(sc["clauses"])})
+            info.setdefault(aliases.get(sc["id"], sc["id"]),
+                            {"title": "", "level": sc.get("level", "?"),
+                             "clauses": list(sc["clauses"])})
     ran = set().union(*by_impl) if by_impl else set()
     order = [sid for sid in info if sid in ran]
     clause_ids = list(clauses)
@@ -260,6 +262,24 @@ def build(reports: list[dict], scenario_table=None, clauses=None) -> Matrix:
     ranked = sorted(total, key=lambda k: -total[k])   # stable: first met first on ties
     return Matrix(names, reports, groups, per_report,
                   {k: f"c{i + 1}" for i, k in enumerate(ranked)})
+
+
+def table_aliases(scenario_table) -> dict:
+    from .table import alias_map
+    return alias_map(scenario_table)
+
+
+def _by_id(rep: dict, scenario_table) -> dict:
+    """A report's results by the table's ids: a report written before two
+    scenarios were merged names them by their former ids (aliases); its
+    result under the id itself wins over one under an alias."""
+    aliases = table_aliases(scenario_table)
+    out: dict = {}
+    for sc in rep["scenarios"]:
+        to = aliases.get(sc["id"], sc["id"])
+        if to not in out or sc["id"] == to:
+            out[to] = sc
+    return out
 
 
 def report_causes(rep: dict) -> list:

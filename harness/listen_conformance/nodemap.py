@@ -92,13 +92,17 @@ class NodeMap:
         return out
 
 
-def load(path: pathlib.Path | None = None, scenario_ids=None) -> NodeMap:
+def load(path: pathlib.Path | None = None, scenario_ids=None, aliases=None) -> NodeMap:
     """The map (default: conformance/node-tests.toml), linted against the
-    scenario ids (default: the table's)."""
+    scenario ids (default: the table's).  A scenario's former id (an alias,
+    `aliases`: alias -> id) names the scenario it was merged into; without
+    `aliases`, the table's are read when the map names an id it lacks."""
     path = paths.NODE_TESTS if path is None else path
     if scenario_ids is None:
         from . import table
-        scenario_ids = {s["id"] for s in table.load()}
+        scenarios = table.load()
+        scenario_ids = {s["id"] for s in scenarios}
+        aliases = table.alias_map(scenarios) if aliases is None else aliases
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
@@ -108,15 +112,29 @@ def load(path: pathlib.Path | None = None, scenario_ids=None) -> NodeMap:
     except tomllib.TOMLDecodeError as e:
         raise TableError(f"{path.name}: not valid TOML: {e}") from None
     problems: list[str] = []
-    nmap = parse(data, set(scenario_ids), problems)
+    scenario_ids = set(scenario_ids)
+    if aliases is None and _names_unknown(data, scenario_ids):
+        from . import table
+        aliases = table.alias_map(table.load())
+    nmap = parse(data, scenario_ids, problems, aliases or {})
     if problems:
         raise TableError("%s has %d problem(s):\n  %s"
                          % (path.name, len(problems), "\n  ".join(problems)))
     return nmap
 
 
-def parse(data: dict, scenario_ids: set, problems: list) -> NodeMap:
-    """Read and lint the map's data; each problem is appended as one line."""
+def _names_unknown(data, scenario_ids: set) -> bool:
+    """Whether the map names a scenario id the given ids lack (an alias?)."""
+    tests = data.get("test", []) if isinstance(data, dict) else []
+    return any(s not in scenario_ids
+               for t in (tests if isinstance(tests, list) else []) if isinstance(t, dict)
+               for a in (t.get("assertion") or []) if isinstance(a, dict)
+               for s in (a.get("scenarios") or []) if isinstance(s, str))
+
+
+def parse(data: dict, scenario_ids: set, problems: list, aliases: dict | None = None) -> NodeMap:
+    """Read and lint the map's data; each problem is appended as one line.
+    A name in `aliases` stands for the scenario it names."""
     unknown = set(data) - {"source", "files", "test"}
     if unknown:
         problems.append(f"unknown top-level key(s) {sorted(unknown)}")
@@ -155,7 +173,7 @@ def parse(data: dict, scenario_ids: set, problems: list) -> NodeMap:
         parsed = []
         for j, a in enumerate(asserts):
             a_where = f"{where}: assertion #{j + 1}"
-            a_obj = _assertion(a, scenario_ids, a_where, problems)
+            a_obj = _assertion(a, scenario_ids, a_where, problems, aliases or {})
             if a_obj is not None:
                 parsed.append(a_obj)
         tests.append(NodeTest(file, lines, parsed))
@@ -168,7 +186,7 @@ def parse(data: dict, scenario_ids: set, problems: list) -> NodeMap:
     return NodeMap(str(source), tests)
 
 
-def _assertion(a, scenario_ids, where, problems) -> Assertion | None:
+def _assertion(a, scenario_ids, where, problems, aliases=None) -> Assertion | None:
     if not isinstance(a, dict):
         problems.append(f"{where}: not a table")
         return None
@@ -181,9 +199,12 @@ def _assertion(a, scenario_ids, where, problems) -> Assertion | None:
     if not isinstance(sids, list) or not all(isinstance(s, str) for s in sids):
         problems.append(f"{where}: 'scenarios' must be a list of scenario ids")
         sids = []
+    aliases = aliases or {}
     for s in sids:
-        if s not in scenario_ids:
+        if s not in scenario_ids and s not in aliases:
             problems.append(f"{where}: no scenario '{s}'")
+    # a former id stands for the scenario it was merged into (once)
+    sids = list(dict.fromkeys(aliases.get(s, s) for s in sids))
     pending = a.get("pending", [])
     if not isinstance(pending, list) or any(p not in PENDING for p in pending):
         problems.append(f"{where}: 'pending' must be a list of {', '.join(PENDING)}")

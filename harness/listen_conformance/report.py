@@ -26,6 +26,7 @@ def write(out_dir: pathlib.Path, suite, stale) -> list[pathlib.Path]:
     # C library judged as each line) do not overwrite each other.
     name = safe_name(suite.impl.name) + (f"@node{judged['line']}" if judged.get("line") else "")
     results = [suite.results[s["id"]] for s in suite.table if s["id"] in suite.results]
+    aliases = {s["id"]: s.get("aliases") or [] for s in suite.table}
     info = getattr(suite, "info", {}) or {}
     doc = {
         "schema_version": SCHEMA_VERSION,
@@ -48,6 +49,7 @@ def write(out_dir: pathlib.Path, suite, stale) -> list[pathlib.Path]:
             "id": r.id, "clauses": list(r.clauses), "level": r.level,
             "applies": r.applies, "verdict": r.verdict, "must_verdict": r.must_verdict,
             "message": r.message,
+            **({"aliases": list(aliases[r.id])} if aliases.get(r.id) else {}),
             **({"expected": r.expected} if r.expected else {}),
             **({"cause": r.cause} if r.cause else {}),
         } for r in results],

@@ -61,13 +61,17 @@ class SuiteSession:
         if self.table is None:
             self.clauses = table.load_clauses()
             self.table = table.load(SCENARIO_DIR, self.clauses)
+            ids = {s["id"] for s in self.table}
+            aliases = table.alias_map(self.table)
             # The map of Node's own tests names scenarios: a bad one is a
             # set-up error like a bad table.
-            nodemap.load(scenario_ids={s["id"] for s in self.table})
-            unknown = self.only - {s["id"] for s in self.table}
+            nodemap.load(scenario_ids=ids, aliases=aliases)
+            # A merged scenario's former id (an alias) selects it.
+            unknown = {s for s in self.only if s not in ids and s not in aliases}
             if unknown:
                 pytest.exit(unknown_ids("scenario", unknown, [s["id"] for s in self.table]),
                             returncode=EXIT_USAGE)
+            self.only = {aliases.get(s, s) for s in self.only}
             unknown = self.only_clauses - set(self.clauses)
             if unknown:
                 pytest.exit(unknown_ids("clause", unknown, list(self.clauses)),

@@ -101,8 +101,10 @@ def load(directory: pathlib.Path = SCENARIO_DIR, clauses=None) -> list[dict]:
                     sc["applies"] = "js" if expressible_in_c(sc) else "all"
             sc.setdefault("applies", "all")
             sc.setdefault("needs", [])
+            sc.setdefault("aliases", [])
             sc["file"] = path.name
             scenarios.append(sc)
+    problems += [[p, 0] for p in lint_alias_names(scenarios)]
     if problems:
         told = [p + (f" (and in {n} more cell(s) of the matrix)" if n else "")
                 for p, n in problems]
@@ -124,7 +126,7 @@ def lint(sc: dict, clauses: dict) -> list[str]:
     if out:
         return out
     known = {"id", "clauses", "level", "title", "steps", "applies",
-             "needs", "node", "why", "umask", "text_vs_node"}
+             "needs", "node", "why", "umask", "text_vs_node", "aliases"}
     for key in sc:
         if key == "call":
             out.append(CALL_IS_MADE)
@@ -132,6 +134,7 @@ def lint(sc: dict, clauses: dict) -> list[str]:
             out.append(f"unknown key '{key}'")
     if not ID_RE.match(sc["id"]):
         out.append(f"id '{sc['id']}' is not topic.words-with-dashes")
+    out += lint_aliases(sc)
     if not sc["clauses"]:
         out.append("names no clause")
     for c in sc["clauses"]:
@@ -177,6 +180,52 @@ def lint(sc: dict, clauses: dict) -> list[str]:
         out.append("text_vs_node must be a text: what the text requires, and what Node does")
     out += lint_levels(sc, clauses)
     return out
+
+
+def lint_aliases(sc: dict) -> list[str]:
+    """`aliases`: the ids a scenario had before it was merged with another
+    (or replaced by a matrix cell); each still names it everywhere an id is
+    taken (selection, expectation files, node-tests.toml, reports)."""
+    if "aliases" not in sc:
+        return []
+    a = sc["aliases"]
+    if not (isinstance(a, list) and all(isinstance(x, str) for x in a)):
+        return ["aliases must be a list of the ids the scenario replaced"]
+    out = [f"alias '{x}' is not topic.words-with-dashes" for x in a if not ID_RE.match(x)]
+    out += [f"alias '{x}' is the scenario's own id" for x in a if x == sc.get("id")]
+    out += [f"alias '{x}' is listed twice" for x in sorted({x for x in a if a.count(x) > 1})]
+    return out
+
+
+def lint_alias_names(scenarios: list[dict]) -> list[str]:
+    """Across the table: an alias that is also an id, or the alias of two
+    scenarios, names nothing for sure; each is one problem."""
+    ids = {sc.get("id"): sc.get("file", "?") for sc in scenarios}
+    owner, out = {}, []
+    for sc in scenarios:
+        for a in sc.get("aliases", []) if isinstance(sc.get("aliases"), list) else []:
+            if a == sc.get("id"):
+                continue            # lint_aliases says so
+            if a in ids:
+                out.append(f"{sc.get('file', '?')}: {sc.get('id')}: alias '{a}' is the id of a "
+                           f"scenario (in {ids[a]}): an alias names a scenario that is gone")
+            elif a in owner and owner[a] != sc.get("id"):
+                out.append(f"{sc.get('file', '?')}: {sc.get('id')}: alias '{a}' is also an "
+                           f"alias of {owner[a]}: it would name two scenarios")
+            owner.setdefault(a, sc.get("id"))
+    return out
+
+
+def alias_map(scenarios: list[dict]) -> dict[str, str]:
+    """alias -> the id of the scenario it now names."""
+    return {a: sc["id"] for sc in scenarios for a in sc.get("aliases", [])}
+
+
+def resolve(scenarios: list[dict], name: str, aliases: dict | None = None) -> str | None:
+    """The id a name (an id or an alias) stands for; None when it names nothing."""
+    if any(sc["id"] == name for sc in scenarios):
+        return name
+    return (aliases if aliases is not None else alias_map(scenarios)).get(name)
 
 
 def lint_levels(sc: dict, clauses: dict) -> list[str]:
