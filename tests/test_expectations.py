@@ -73,3 +73,19 @@ def test_bad_expectation_file_is_a_usage_error(tmp_path, content, problem):
                         pick(1)[0], report_dir=tmp_path)
     assert rc == 2, out
     assert problem in out and "Traceback" not in out, out
+
+
+def test_a_former_id_selects_and_its_entry_applies_to_the_merged_scenario(tmp_path):
+    """close.then-listen-again was merged into relisten.after-close-event: an
+    expectation entry and --scenario naming the former id still work, and
+    the report lists the alias beside the id."""
+    gone, kept = "close.then-listen-again", "relisten.after-close-event"
+    f = write(tmp_path, [(gone, "CRASH", "segfaults in listen by design")])
+    rc, out = run_suite("--impl", "faulty:segv", "--expectations", str(f), "--scenario", gone,
+                        report_dir=tmp_path)
+    assert rc == 0, out
+    assert "1 xfailed" in out and "STALE" not in out, out
+    rep = json.loads((tmp_path / "faulty-segv@node24.json").read_text())
+    got = {sc["id"]: sc for sc in rep["scenarios"]}
+    assert list(got) == [kept] and got[kept]["expected"] == "CRASH", rep["scenarios"]
+    assert gone in got[kept]["aliases"], got[kept]

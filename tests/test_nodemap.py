@@ -122,3 +122,23 @@ def test_spec_shows_each_node_test_and_the_scenarios_it_maps(loaded):
     for sid, tests in loaded.by_scenario().items():
         block = doc.split(f"### `{sid}`", 1)[1].split("\n### ", 1)[0]
         assert "**Mirrors Node's test:**" in block and tests[0].name in block, sid
+
+
+def test_a_former_id_names_the_scenario_it_was_merged_into(data, ids):
+    d = copy.deepcopy(data)
+    a = d["test"][0]["assertion"][3]
+    a["scenarios"] = ["forms.options-fd", "forms.overload-handle-fd-listener"]
+    assert problems_of(d, ids) != []            # without the aliases: no such scenario
+    got = []
+    nmap = nodemap.parse(d, ids, got, table.alias_map(table.load()))
+    assert got == [], got
+    assert nmap.tests[0].assertions[3].scenarios == ["forms.overload-handle-fd-listener"]
+
+
+def test_the_table_s_aliases_are_read_when_the_map_names_one(tmp_path, ids):
+    f = tmp_path / "node-tests.toml"
+    f.write_text(MAP.read_text(encoding="utf-8").replace(
+        '"forms.overload-handle-fd-listener"', '"forms.options-fd"', 1))
+    assert '"forms.options-fd"' in f.read_text()
+    nmap = nodemap.load(f, ids)        # the ids alone: the aliases come from the table
+    assert "forms.options-fd" not in nmap.by_scenario()

@@ -282,3 +282,115 @@ def test_a_matrix_title_can_say_its_call(tmp_path):
     assert got["m.grid.neg.pos"]["title"] == "server.listen(0, '127.0.0.1', -1) with -1: 511."
     with pytest.raises(table.TableError, match="a `call` key: the Call line is made"):
         _load_text(tmp_path, MATRIX.replace('level = "must"', 'level = "must"\ncall = "x"', 1))
+
+
+# ---------------------------------------------------------------------------
+# Aliases: a merged scenario's former id still names it
+
+ONE = '[[scenario]]\nid = "{id}"\n{more}clauses = ["L-START"]\nlevel = "must"\ntitle = "t"\n' \
+      'steps = [ {{ listen = [0] }} ]\n'
+
+
+def test_an_alias_names_the_scenario_it_was_merged_into(tmp_path):
+    (tmp_path / "1.toml").write_text(ONE.format(id="a.kept", more='aliases = ["a.gone"]\n')
+                                     + ONE.format(id="a.other", more=""))
+    scs = table.load(tmp_path)
+    assert table.alias_map(scs) == {"a.gone": "a.kept"}
+    assert table.resolve(scs, "a.gone") == "a.kept" == table.resolve(scs, "a.kept")
+    assert table.resolve(scs, "a.nothing") is None
+    assert scs[1]["aliases"] == []
+
+
+@pytest.mark.parametrize("more, problem", [
+    ('aliases = ["a.other"]\n', "alias 'a.other' is the id of a scenario (in 1.toml)"),
+    ('aliases = ["a.kept"]\n', "alias 'a.kept' is the scenario's own id"),
+    ('aliases = ["Not An Id"]\n', "alias 'Not An Id' is not topic.words-with-dashes"),
+    ('aliases = "a.gone"\n', "aliases must be a list"),
+])
+def test_a_bad_alias_is_one_problem(tmp_path, more, problem):
+    (tmp_path / "1.toml").write_text(ONE.format(id="a.kept", more=more)
+                                     + ONE.format(id="a.other", more=""))
+    with pytest.raises(table.TableError) as e:
+        table.load(tmp_path)
+    assert problem in str(e.value) and "1 problem(s)" in str(e.value), str(e.value)
+
+
+def test_an_alias_two_scenarios_claim_is_refused(tmp_path):
+    (tmp_path / "1.toml").write_text(ONE.format(id="a.one", more='aliases = ["a.gone"]\n')
+                                     + ONE.format(id="a.two", more='aliases = ["a.gone"]\n'))
+    with pytest.raises(table.TableError, match="alias 'a.gone' is also an alias of a.one"):
+        table.load(tmp_path)
+
+
+def test_a_matrix_names_its_cells_former_ids(tmp_path):
+    text = MATRIX + '\n[matrix.aliases]\n"neg.pos" = ["m.old-negative"]\n' \
+                    '\n[matrix.ids]\n"absent.pos" = "m.hand-written"\n'
+    got = _load_text(tmp_path, text)
+    assert list(got) == ["m.hand-written", "m.grid.absent.opt", "m.grid.neg.pos"]
+    assert got["m.hand-written"]["aliases"] == ["m.grid.absent.pos"]
+    assert got["m.grid.neg.pos"]["aliases"] == ["m.old-negative"]
+    assert got["m.grid.absent.opt"]["aliases"] == []
+    from listen_conformance.crossing import cell_toml
+    assert 'aliases = ["m.old-negative"]' in cell_toml(got["m.grid.neg.pos"])
+
+
+@pytest.mark.parametrize("extra, problem", [
+    ('\n[matrix.aliases]\n"neg.opt" = ["m.x"]\n', "aliases: 'neg.opt' names no cell"),
+    ('\n[matrix.ids]\n"absent.pos" = ["m.x"]\n', "ids: 'absent.pos' must be an id"),
+    ('\n[matrix.aliases]\n"neg.pos" = ["m.grid.absent.opt"]\n',
+     "alias 'm.grid.absent.opt' is the id of a scenario"),
+])
+def test_a_matrix_alias_that_names_nothing_is_one_problem(tmp_path, extra, problem):
+    with pytest.raises(table.TableError) as e:
+        _load_text(tmp_path, MATRIX + extra)
+    assert problem in str(e.value), str(e.value)
+
+
+# The pairs merged for issue 17 (kept id <- former id), and ids the matrices
+# replaced: each former id names the kept scenario.
+MERGED = {
+    "close.ipc-unlinks-socket-file": "ipc.close-unlinks-socket-file",
+    "close.ipc-relative-path-unlinked": "ipc.close-unlinks-relative-path",
+    "relisten.after-close-before-close-event": "close.then-listen-before-close-event",
+    "relisten.after-close-event": "close.then-listen-again",
+    "relisten.after-close-ipc-same-path": "close.ipc-then-listen-same-path",
+    "close.ipc-fd-handle-keeps-socket-file": "handle.unix-fd-close-keeps-file",
+    "forms.overload-handle-fd-listener": "forms.options-fd",
+    "eaddrinuse.two-servers-same-implementation": "reuseaddr.two-live-listeners-still-conflict",
+    "ipc.longpath-108-bytes-exact": "ipc.longpath-108-bytes-no-nul",
+    "handle.negative-fd-throws": "validation.options-fd-negative",
+    "handle.unix-fd": "forms.handle-fd-unix",
+    "backlog.default-511-port-host-form": "backlog.matrix.absent.port-host",
+    "backlog.default-511-path-form": "backlog.matrix.absent.path",
+    "backlog.matrix.zero.port-host": "validation.backlog-zero",
+}
+
+
+def test_the_merged_ids_name_the_kept_scenarios(loaded):
+    _, scenarios = loaded
+    aliases = table.alias_map(scenarios)
+    ids = {s["id"] for s in scenarios}
+    for kept, gone in MERGED.items():
+        assert kept in ids and gone not in ids, (kept, gone)
+        assert aliases[gone] == kept, gone
+    assert aliases["backlog.zero-positional-means-default"] == "backlog.matrix.zero.port-host"
+
+
+def test_show_takes_a_former_id(capsys):
+    from listen_conformance import cli
+    assert cli.main(["show", "forms.options-fd"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("forms.options-fd was merged into forms.overload-handle-fd-listener")
+    assert "\nforms.overload-handle-fd-listener  (10-forms.toml)" in out
+
+
+def test_a_report_written_before_a_merge_lines_up(loaded):
+    from listen_conformance import matrix
+    _, scenarios = loaded
+    rep = {"scenarios": [{"id": "forms.options-fd", "verdict": "FAIL"},
+                         {"id": "forms.overload-handle-fd-listener", "verdict": "PASS"},
+                         {"id": "close.then-listen-again", "verdict": "PASS"}]}
+    got = matrix._by_id(rep, scenarios)
+    assert got["forms.overload-handle-fd-listener"]["verdict"] == "PASS"
+    assert got["relisten.after-close-event"]["id"] == "close.then-listen-again"
+    assert "forms.options-fd" not in got
