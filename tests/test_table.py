@@ -394,3 +394,33 @@ def test_a_report_written_before_a_merge_lines_up(loaded):
     assert got["forms.overload-handle-fd-listener"]["verdict"] == "PASS"
     assert got["relisten.after-close-event"]["id"] == "close.then-listen-again"
     assert "forms.options-fd" not in got
+
+
+# ---------------------------------------------------------------------------
+# Words for readers: no harness internals in titles, `why` and `text_vs_node`
+
+def test_titles_and_whys_are_free_of_harness_internals(loaded):
+    """A runtime implementer or an application developer reads these: no
+    sock_diag, settle, table syntax, tokens, the project's files, nor the
+    private names inside Node and libuv (table.JARGON says what instead)."""
+    _, scenarios = loaded
+    bad = [f"{sc['id']} {key}: {w}" for sc in scenarios
+           for key in ("title", "why", "text_vs_node") for w in table.jargon(sc.get(key))]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("text", [
+    "read with sock_diag", "after a settle", "applies = js: the ABI", "bumps _listeningId",
+    "libuv's uv_pipe_bind2", "contradicts harness/include/lc_shim.h", "at @path:s",
+    "Node v20 only tests this._handle", "backlogFromArgs", "lib/net.js reads it",
+])
+def test_the_jargon_list_catches(text):
+    assert table.jargon(text), text
+
+
+def test_plain_words_pass():
+    for text in ("close() of an IPC server removes its socket file (nodejs/node#52347).",
+                 "listen({ _handle: handle }, cb): the undocumented _handle key is taken.",
+                 "The harness connects as nobody; libuv 1.51.0 sets the mode to 0222.",
+                 "Number(' ') is 0, and UV_TCP_REUSEPORT is libuv's flag."):
+        assert table.jargon(text) == [], text

@@ -338,6 +338,41 @@ def lint_message(message) -> list[str]:
     return out
 
 
+# Words a scenario's title, `why` and `text_vs_node` must not use: they are
+# read by a runtime implementer or an application developer, who knows
+# Node's public API, POSIX and the kernel, not the harness's machinery nor
+# the private names inside Node and libuv.  What must stay is in SPEC.md's
+# glossary.  (pattern, what it is, what to say instead)
+JARGON = [
+    (r"sock_?diag", "the harness's way of reading the kernel",
+     "'the kernel shows', 'the kernel's list of listening sockets'"),
+    (r"\bsettl(?:e|es|ed|ing)\b", "a harness step", "'what is already due has run'"),
+    (r"\bmksock\b|\bpidfd\w*", "harness machinery", "'a socket made beforehand'"),
+    (r"\b(?:applies|level|needs|clause|justify)\s*=", "the table's syntax",
+     "'JavaScript only', 'Node.js behaviour'"),
+    (r"@(?:path|relpath|port|port-of|abstract|longpath|handle|fd|fn):", "a table token",
+     "the value it stands for ('/dir/s', a reserved port)"),
+    (r"\bLC_[A-Z_]+\b|\blc_shim\w*\.h\b|\bharness/|\blcr?_[a-z]\w*", "the project's own files",
+     "'the C shim ABI'"),
+    (r"_listeningId|_pipeName|this\._handle|\bthis\.\w+", "a private field of Node's",
+     "what it means ('whether the server already holds a socket')"),
+    (r"\buv_[a-z0-9_]+", "a libuv function", "'libuv' and what it does"),
+    (r"\b(?:backlogFromArgs|validatePort|toNumber|guessHandleType|createHandle|"
+     r"createServerHandle|isPipeName|listenInCluster|Int32Value)\b|\blib/net\.js\b|"
+     r"\w+_wrap\.cc\b|\bTCP wrap\b", "a function or file inside Node",
+     "what it does, or the PR that changed it (nodejs/node#N)"),
+]
+
+
+def jargon(text: str) -> list[str]:
+    """The words of JARGON a text uses, each with what to say instead."""
+    out = []
+    for pattern, what, instead in JARGON:
+        for m in re.finditer(pattern, text or ""):
+            out.append(f"'{m.group(0)}' ({what}; say {instead})")
+    return out
+
+
 def by_clause(scenarios: list[dict], clauses: dict) -> dict[str, list[dict]]:
     out = {c: [] for c in clauses}
     for sc in scenarios:
