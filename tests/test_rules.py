@@ -86,6 +86,26 @@ def test_where_the_lines_differ_the_versions_text_names_each(world):
             assert "alike" in entry["versions"] or "differ" in entry["versions"], cid
 
 
+def test_every_departure_of_node_from_the_text_is_told(world):
+    """A scenario that records where Node does not do what the text requires
+    is cited by a clause it checks, whose node text says where Node departs."""
+    _, by_id, r = world
+    for sid, sc in by_id.items():
+        if not sc.get("text_vs_node"):
+            continue
+        telling = [cid for cid in sc["clauses"] if sid in r.clauses[cid]["see"]
+                   and "Where Node departs from the text" in r.clauses[cid]["node"]]
+        assert telling, f"{sid}: no clause of it cites it and says where Node departs"
+
+
+def test_the_order_table_covers_success_failure_close_and_abort(world):
+    _, _, r = world
+    cases = " / ".join(row["case"] for row in r.order)
+    for words in ("succeeds", "fails: EADDRINUSE", "close() of a listening server",
+                  "abort by signal", "listen() right after close()"):
+        assert words in cases, words
+
+
 def test_the_summary_tables_agree_with_the_scenarios_they_cite(world):
     _, by_id, _ = world
     assert rules.verify(list(by_id.values())) == []
