@@ -21,18 +21,23 @@ def names_line(text: str, line: str) -> bool:
     return re.search(rf"\bNode ([0-9.]+(, | and |, and ))*{line}\b", text) is not None
 
 
+def _all(by_id):
+    """Each scenario once (by_id also maps the aliases of merged ones)."""
+    return list({sc["id"]: sc for sc in by_id.values()}.values())
+
+
 @pytest.fixture(scope="module")
 def world():
     clauses = table.load_clauses()
     scenarios = table.load(clauses=clauses)
-    ids = {sc["id"] for sc in scenarios}
-    return clauses, {sc["id"]: sc for sc in scenarios}, rules.read(clauses, ids)
+    by_id = rules.index(scenarios)  # ids, and the aliases of merged scenarios
+    return clauses, by_id, rules.read(clauses, set(by_id))
 
 
 @pytest.fixture(scope="module")
 def summary(world):
     clauses, by_id, _ = world
-    return rules.summary_md(list(by_id.values()), clauses)
+    return rules.summary_md(_all(by_id), clauses)
 
 
 # -- the file loads, and says something about every clause ----------------------
@@ -90,7 +95,8 @@ def test_every_departure_of_node_from_the_text_is_told(world):
     """A scenario that records where Node does not do what the text requires
     is cited by a clause it checks, whose node text says where Node departs."""
     _, by_id, r = world
-    for sid, sc in by_id.items():
+    for sc in _all(by_id):
+        sid = sc["id"]
         if not sc.get("text_vs_node"):
             continue
         telling = [cid for cid in sc["clauses"] if sid in r.clauses[cid]["see"]
@@ -108,7 +114,7 @@ def test_the_order_table_covers_success_failure_close_and_abort(world):
 
 def test_the_summary_tables_agree_with_the_scenarios_they_cite(world):
     _, by_id, _ = world
-    assert rules.verify(list(by_id.values())) == []
+    assert rules.verify(_all(by_id)) == []
 
 
 def test_the_summary_tables_render(summary, world):
@@ -192,7 +198,7 @@ def _with_row(world, name, match, **change):
     assert rows != getattr(r, name), match
     other = dict(defaults=r.defaults, order=r.order)
     other[name] = rows
-    return rules.verify(list(by_id.values()), rules=rules.Rules(r.clauses, **other))
+    return rules.verify(_all(by_id), rules=rules.Rules(r.clauses, **other))
 
 
 @pytest.mark.parametrize("name, match, change, words", [
@@ -230,7 +236,7 @@ def test_summary_md_refuses_a_contradiction(tmp_path, world):
     p = tmp_path / "rules.toml"
     p.write_text(text, encoding="utf-8")
     with pytest.raises(TableError, match=r"contradict .*\n.*listen\(path\): backlog = 128"):
-        rules.summary_md(list(by_id.values()), clauses, path=p)
+        rules.summary_md(_all(by_id), clauses, path=p)
     assert rules.summary_md([], clauses, path=p, check=False)
 
 
@@ -542,3 +548,19 @@ def test_each_answer_is_right_on_every_line(world):
     for row in r.order:
         for sid in row["see"]:
             assert not by_id[sid].get("node"), (row["case"], sid)
+
+
+def test_an_id_kept_as_an_alias_of_a_merged_scenario_still_counts(world):
+    """When duplicate scenarios are merged, the id that went away is kept as
+    an alias (`aliases`): rules.toml may still cite it, and the summary links
+    to the scenario that holds it now."""
+    clauses, by_id, _ = world
+    merged = []
+    for sc in _all(by_id):
+        if sc["id"] == "relisten.after-close-before-close-event":
+            sc = dict(sc, id="relisten.merged", aliases=[sc["id"]])
+        merged.append(sc)
+    assert rules.verify(merged) == []
+    text = "\n".join(rules.summary_md(merged, clauses))
+    assert "[`relisten.merged`](#sc-relisten-merged)" in text
+    assert "after-close-before-close-event`]" not in text

@@ -207,7 +207,7 @@ def shape(args) -> str:
 # ---------------------------------------------------------------------------
 # Checking the tables against the scenarios
 
-def _index(scenarios) -> dict[str, dict]:
+def index(scenarios) -> dict[str, dict]:
     """Scenario by id, and by any alias it keeps for an id it replaced."""
     out = {}
     for sc in scenarios:
@@ -353,13 +353,13 @@ def verify(scenarios, path: pathlib.Path = RULES, rules: Rules | None = None) ->
     """Every cell of [[defaults]] and every row of [[order]] against the steps
     of the scenarios the row cites, on every Node line: one problem per cell
     (or row) and line that no cited scenario run on that line shows."""
-    index = _index(scenarios)
+    known = index(scenarios)
     if rules is None:
         from .table import load_clauses
-        rules = read(load_clauses(), index, path)
+        rules = read(load_clauses(), known, path)
     problems = []
     for row in rules.defaults:
-        cited = [index[s] for s in row["see"] if s in index]
+        cited = [known[s] for s in row["see"] if s in known]
         for key in ("backlog", "host", "dual_stack", "mode"):
             if key not in row:
                 continue
@@ -371,7 +371,7 @@ def verify(scenarios, path: pathlib.Path = RULES, rules: Rules | None = None) ->
                         f"{line}: no scenario it cites that runs on Node {line} makes that "
                         f"call and shows it")
     for row in rules.order:
-        cited = [index[s] for s in row["see"] if s in index]
+        cited = [known[s] for s in row["see"] if s in known]
         for line in lines.LINES:
             if not any(holds_on(sc, line) and _order_match(sc, row) for sc in cited):
                 problems.append(
@@ -445,8 +445,8 @@ def summary_md(scenarios, clauses, path: pathlib.Path = RULES, anchor=None,
     the whole table; with `check`, the rows are verified against it first
     (TableError on a contradiction)."""
     anchor = anchor or _anchor
-    index = _index(scenarios)
-    rules = read(clauses, index if check else _AnyId(), path)
+    known = index(scenarios)
+    rules = read(clauses, known if check else _AnyId(), path)
     if check:
         problems = verify(scenarios, path, rules)
         if problems:
@@ -454,8 +454,8 @@ def summary_md(scenarios, clauses, path: pathlib.Path = RULES, anchor=None,
                              "\n  " + "\n  ".join(problems))
 
     def links(ids):
-        return ", ".join(f"[`{index[s]['id'] if s in index else s}`]"
-                         f"(#{anchor(index[s]['id'] if s in index else s)})" for s in ids)
+        return ", ".join(f"[`{known[s]['id'] if s in known else s}`]"
+                         f"(#{anchor(known[s]['id'] if s in known else s)})" for s in ids)
 
     out = ["### Defaults by call form", "",
            "What each form of `listen()` does with what it is not given: the backlog the "
