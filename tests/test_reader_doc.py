@@ -245,3 +245,6 @@ def test_the_checked_in_topics_load_and_cover_every_scenario(tbl):
                    "handles"):
         assert wanted in names
     assert topics.without_topic(got, scenarios) == []
+    errors = next(t for t in got if t.name == "errors").ids
+    assert [sc["id"] for sc in scenarios if specdoc.error_entries(sc) and
+            sc["id"] not in errors] == [], "the topic 'errors' holds every error scenario"
