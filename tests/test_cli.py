@@ -57,6 +57,8 @@ def ids(scenarios):
     (["list", "--clause", "L-NOPE"], ["L-NOPE"]),
     (["list", "--needs", "wings"], ["wings"]),
     (["show", "no.such-scenario"], ["no.such-scenario"]),
+    (["list", "--grep"], ["--grep"]),
+    (["list", "--grep", " "], ["--grep", "one word"]),
     (["show"], ["id"]),
     (["report"], ["file"]),
     (["report", "/nonexistent/r.json"], ["/nonexistent/r.json", "no such file"]),
@@ -123,6 +125,30 @@ def test_list_filters(scenarios):
     rc, out, _ = cli("list", "--needs", "ipv6")
     got = {ln.split()[0] for ln in out.splitlines()}
     assert got == {s["id"] for s in scenarios if "ipv6" in s["needs"]}
+
+
+def test_list_grep_searches_ids_titles_and_rules(scenarios):
+    from listen_conformance import rules
+    clauses = table.load_clauses()
+    rule = rules.load(clauses, {s["id"] for s in scenarios})
+
+    def text(s):
+        return " ".join([s["id"], s["title"]] + [
+            f"{rule[c].get('rule', '')} {rule[c].get('node', '')} {rule[c].get('versions', '')}"
+            for c in s["clauses"]]).lower()
+    rc, out, err = cli("list", "--grep", "ABORT", "close")   # every word, in any case
+    assert rc == 0, err
+    assert [ln.split()[0] for ln in out.splitlines()] == \
+        [s["id"] for s in scenarios if "abort" in text(s) and "close" in text(s)]
+    rc, out, _ = cli("list", "--grep", "signal.already-aborted-no-host")    # an id
+    assert [ln.split()[0] for ln in out.splitlines()] == ["signal.already-aborted-no-host"]
+    # a word of a clause's rule (rules.toml) finds every scenario of that clause
+    word = max(rule["L-BACKLOG-OS"]["rule"].replace(".", " ").split(), key=len)
+    rc, out, _ = cli("list", "--grep", word, "--clause", "L-BACKLOG-OS")
+    assert {ln.split()[0] for ln in out.splitlines()} == \
+        {s["id"] for s in scenarios if "L-BACKLOG-OS" in s["clauses"]}
+    rc, out, err = cli("list", "--grep", "no-such-word-anywhere")
+    assert rc == 0 and out == "" and "0 scenarios" in err
 
 
 def test_show_words_and_toml(scenarios):

@@ -153,4 +153,4 @@ def test_spec_prints_justifications_and_the_text_against_node(clauses):
     assert "## Justified steps" in doc and "JUSTIFIED-BECAUSE" in doc
     assert "step 3 (`listening`, from L-START): JUSTIFIED-BECAUSE" in doc
     assert "## Text against Node" in doc and "TEXT-SAYS-NODE-DOES" in doc
-    assert "judged for \"behaves as Node\" only" in doc
+    assert "  [node]" in doc   # the step of Node's level in a scenario of the text's

@@ -1,6 +1,6 @@
 """listen-conformance: the command-line front, for people who do not live in pytest.
 
-    listen-conformance list [--clause ID] [--needs CAP] [--applies c|js]
+    listen-conformance list [--clause ID] [--needs CAP] [--applies c|js] [--grep WORDS]
     listen-conformance show ID
     listen-conformance run [--impl X] [--scenario ID ...] [--clause ID ...] [--expectations F]
                            [-- PYTEST-ARGS]
@@ -53,6 +53,9 @@ def build_parser() -> Parser:
                    help="c / js: the scenarios a C implementation / a JavaScript runtime "
                         "runs; all: those that apply to every implementation")
     s.add_argument("--level", choices=("must", "node"), help="only scenarios of this level")
+    s.add_argument("--grep", nargs="+", metavar="WORD",
+                   help="only scenarios whose id, title or clause rules (conformance/"
+                        "rules.toml) contain every word, in any case")
 
     s = sub.add_parser("show", help="a scenario in words, and its TOML")
     s.add_argument("id")
@@ -153,8 +156,12 @@ def cmd_list(args) -> int:
     if args.needs and args.needs != "none" and args.needs not in NEEDS:
         raise UsageError(f"--needs {args.needs}: not a capability (one of "
                          f"{', '.join(NEEDS)}, or none)")
+    words = _grep_words(args.grep)
+    rules = _rules_text(scenarios, clauses) if words else {}
     rows = []
     for sc in scenarios:
+        if words and not _grep_match(sc, words, rules):
+            continue
         if args.clause and not set(args.clause) & set(sc["clauses"]):
             continue
         if args.needs == "none" and sc["needs"] or \
@@ -173,6 +180,31 @@ def cmd_list(args) -> int:
             print(f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]:<4}  {r[3]}")
     print(f"{len(rows)} scenario{'s' if len(rows) != 1 else ''}", file=sys.stderr)
     return EXIT_OK
+
+
+def _grep_words(grep) -> list[str]:
+    if grep is None:
+        return []
+    words = [w.lower() for arg in grep for w in arg.split()]
+    if not words:
+        raise UsageError("--grep: give one word at least (every word must occur in a "
+                         "scenario's id, title or clause rules)")
+    return words
+
+
+def _rules_text(scenarios, clauses) -> dict[str, str]:
+    """Each clause's rule paragraphs (rule, node, versions), lower case."""
+    from . import rules
+    data = rules.load(clauses, {s["id"] for s in scenarios})
+    return {cid: " ".join(str(e.get(k, "")) for k in ("rule", "node", "versions")).lower()
+            for cid, e in data.items()}
+
+
+def _grep_match(sc, words, rules) -> bool:
+    """Every word in the scenario's id, title, or the rules of its clauses."""
+    hay = " ".join([sc["id"], sc["title"]] + [rules.get(c, "") for c in sc["clauses"]])
+    hay = hay.lower()
+    return all(w in hay for w in words)
 
 
 def cmd_show(args) -> int:
