@@ -7,6 +7,15 @@ from listen_conformance import launch
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD = pathlib.Path(os.environ.get("LC_BUILD_DIR", ROOT / "build"))
 
+# Which test process started a process, inherited by everything it starts:
+# the hostile tests tell their own processes from another test's by it.
+# PYTEST_XDIST_WORKER cannot say: a suite a test runs with `-n 2` has workers
+# of its own, named gw0 and gw1 like this run's (a soak under load caught a
+# libevent listener of test_conformance counted as a leak of test_hostile).
+# Set in every process that loads this file (the xdist controller and each
+# worker), never by the suite's own runs, which do not load it.
+os.environ["LC_TEST_WORKER"] = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}"
+
 
 def run_suite(*args, report_dir=None, timeout=600, n=None):
     """Run the conformance suite in a subprocess; returns (rc, stdout, report dir)."""

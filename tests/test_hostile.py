@@ -92,10 +92,10 @@ def _state(pid):
 
 
 def _worker(env):
-    """The pytest-xdist worker (gw0, gw1, …) that started a process, from its
-    environment; None outside xdist."""
+    """The test process (tests/conftest.py's LC_TEST_WORKER: an xdist worker
+    and its pid) that started a process, from its environment; None if none."""
     for var in env.split(b"\0"):
-        if var.startswith(b"PYTEST_XDIST_WORKER="):
+        if var.startswith(b"LC_TEST_WORKER="):
             return var.split(b"=", 1)[1].decode(errors="replace")
     return None
 
@@ -209,9 +209,9 @@ class Guard:
 
     def foreign(self, pid):
         """A process that is not this run's: another test's mark or tag; one
-        started by another pytest-xdist worker (tests run two at a time, and
-        most runs carry no mark: their scenario processes run as `nobody`
-        too); one that has exited since `ss` saw it (a zombie's environment
+        started by another test process (LC_TEST_WORKER: tests run two at a
+        time, most runs carry no mark and their scenario processes run as
+        `nobody` too); one that has exited since `ss` saw it (a zombie's environment
         reads empty); or, without any mark, a process that does not run as
         the user every implementation runs as (a browser another test
         started, say)."""
@@ -222,7 +222,7 @@ class Guard:
         if b"LC_RUN_MARK=" in env or b"LC_HOSTILE_TAG=" in env:
             return True
         worker = _worker(env)
-        if worker is not None and worker != os.environ.get("PYTEST_XDIST_WORKER"):
+        if worker is not None and worker != os.environ.get("LC_TEST_WORKER"):
             return True
         if _state(pid) in (None, "Z", "X"):
             return True
