@@ -43,14 +43,31 @@ static lc_shim_t desc;
 static unsigned ctor_uid;
 static char version[160];
 
+/* The constructor returns only once both daemons exist (the second one
+ * writes to a pipe), so that the host's first `end` always finds both: on a
+ * loaded machine the first one's fork could otherwise come after it. */
 static void start_chain(void) {
+  int p[2];
+  if (pipe(p) < 0)
+    return;
   if (fork() == 0) {
     setsid();
     prctl(PR_SET_NAME, "lc-test-daemon", 0, 0, 0);
-    fork();
+    close(p[0]);
+    if (fork() == 0) {
+      char c = 1;
+      ssize_t n = write(p[1], &c, 1);
+      (void)n;
+    }
+    close(p[1]);
     for (;;)
       pause();
   }
+  close(p[1]);
+  char c;
+  while (read(p[0], &c, 1) < 0 && errno == EINTR) {
+  }
+  close(p[0]);
 }
 
 static void start_daemon(void) {
