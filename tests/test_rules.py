@@ -564,3 +564,56 @@ def test_an_id_kept_as_an_alias_of_a_merged_scenario_still_counts(world):
     text = "\n".join(rules.summary_md(merged, clauses))
     assert "[`relisten.merged`](#sc-relisten-merged)" in text
     assert "after-close-before-close-event`]" not in text
+
+
+# -- the answers are where a reader of SPEC.md looks ---------------------------
+
+ANSWERS = [   # question: the clause section (and which of its texts) or summary row
+    ("Q1 default backlog of each form", "defaults", "listen(port, host)"),
+    ("Q1", "L-BACKLOG-DEFAULT", "rule"),
+    ("Q2 a pending lookup and a second listen()", "L-RELISTEN", "node"),
+    ("Q2", "L-ALREADY", "node"),
+    ("Q3 what listen(65536) throws", "L-SIG-PORT", "node"),
+    ("Q4 the events and fields of an EADDRINUSE", "L-EADDRINUSE", "node"),
+    ("Q4", "order", "listen() fails: EADDRINUSE"),
+    ("Q5 what close() does to the socket file", "L-SIG-PATH", "node"),
+    ("Q6 an already-aborted signal", "L-SIG-OPTIONS", "node"),
+    ("Q7 whether a retry needs close()", "L-RETRY", "rule"),
+    ("Q8 whether listen(0) accepts IPv4", "defaults", "listen(port)"),
+    ("Q8", "L-SIG-PORT", "versions"),
+    ("Q9 the mode readableAll gives", "defaults", "listen({ path, readableAll: true })"),
+    ("Q9", "L-SIG-OPTIONS", "versions"),
+    ("Q10 listen() right after close()", "L-RELISTEN", "rule"),
+]
+
+
+@pytest.fixture(scope="module")
+def spec_md():
+    from listen_conformance.paths import SPEC_DOC
+    if SPEC_DOC is None or not SPEC_DOC.exists():
+        pytest.skip("docs/SPEC.md is in a checkout only")
+    return SPEC_DOC.read_text(encoding="utf-8")
+
+
+def _section(doc, heading):
+    """The text under a `## heading`, up to the next `## ` heading."""
+    part = doc.split(f"\n## {heading}\n", 1)
+    assert len(part) == 2, f"SPEC.md has no section '## {heading}'"
+    return part[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize("question,where,what", ANSWERS,
+                         ids=[a[0].split()[0] + "-" + a[1] for a in ANSWERS])
+def test_each_answer_is_in_spec_md_where_a_reader_looks(spec_md, world, summary,
+                                                        question, where, what):
+    """The answer to each of the ten questions is printed in the generated
+    document: a clause's text in that clause's section (before its first
+    scenario, so no step need be read), a summary row in the summary tables."""
+    if where in ("defaults", "order"):
+        row = _row(world, where, what)
+        assert _rendered(summary, row.get("form") or row["case"]) in \
+            _section(spec_md, "Summary tables"), question
+    else:
+        text = " ".join(_clause(world, where, what).split())
+        head = _section(spec_md, where).split("<details>", 1)[0]
+        assert text in " ".join(head.split()), (question, where, what)
