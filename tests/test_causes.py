@@ -172,12 +172,12 @@ def test_old_reports_group_by_their_message():
 
 def test_summary_is_short():
     cs = [causes.Cause(f"FAIL at events: e{i}", "FAIL", [f"s.n{i}"] * (20 - i), f"s.n{i}",
-                       f"make conformance SCENARIO=s.n{i}") for i in range(12)]
+                       f"./lc SCENARIO=s.n{i}") for i in range(12)]
     lines = causes.summary_lines(cs, top=5)
     assert lines[0].startswith(f"{sum(c.count for c in cs)} FAIL/CRASH/TIMEOUT from 12 causes")
     assert len(lines) == 1 + 5 + 1
     assert lines[-1].strip().startswith("and 7 more causes")
-    assert "rerun: make conformance SCENARIO=s.n0" in lines[1]
+    assert "rerun: ./lc SCENARIO=s.n0" in lines[1]
     assert causes.summary_lines([]) == []
 
 
@@ -185,7 +185,7 @@ def test_summary_is_short():
 # The proof (issue 14): many FAILs, few causes, largest first
 
 SUMMARY_CAUSE = re.compile(r"^\s+(\d+) scenarios?  ((?:FAIL|CRASH|TIMEOUT)\b.*?)  -- rerun: "
-                           r"(make conformance .* SCENARIO=(\S+))$")
+                           r"(\./lc(?: .*)? SCENARIO=(\S+))$")
 
 
 def _summary_causes(out):

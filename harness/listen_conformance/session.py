@@ -397,9 +397,11 @@ def skip_summary(results, top: int = 6) -> str | None:
 
 
 def rerun_command(impl_spec: str, sid: str, node_line: str | None = None) -> str:
+    """The README's front door (./lc), which exits 0/1/2 as documented
+    (`make conformance` turns a 1 into make's 2)."""
     impl = "" if impl_spec == "reference" else f" IMPL={shlex.quote(impl_spec)}"
     line = f" NODE_LINE={node_line}" if node_line else ""
-    return f"make conformance{impl}{line} SCENARIO={sid}"
+    return f"./lc{impl}{line} SCENARIO={sid}"
 
 
 def _version_gate(suite):
