@@ -258,6 +258,25 @@ def test_report_summary_and_non_pass_rows(tmp_path):
     assert "SKIP    t.s2" in out and "t.s0" not in out
 
 
+def test_report_lists_the_causes_largest_first(tmp_path):
+    """`report` gives the run's causes as its summary did: from the report's
+    `causes`, or grouped from the scenarios of a report without them."""
+    f = _report(tmp_path, ["FAIL", "FAIL", "PASS", "FAIL"])
+    doc = json.loads(f.read_text())
+    for sc in doc["scenarios"]:
+        sc["cause"] = "FAIL at x: one" if sc["id"] != "t.s3" else "FAIL at x: two"
+    f.write_text(json.dumps(doc))
+    rc, out, err = cli("report", f)
+    assert "3 FAIL/CRASH/TIMEOUT from 2 causes, largest first:" in out, out + err
+    assert out.index("2 scenarios  FAIL at x: one") < out.index("1 scenario  FAIL at x: two")
+    doc["causes"] = [{"cause": "FAIL at y: recorded", "verdict": "FAIL", "count": 3,
+                      "rerun": "t.s0", "rerun_command": "./lc SCENARIO=t.s0",
+                      "scenarios": ["t.s0", "t.s1", "t.s3"]}]
+    f.write_text(json.dumps(doc))
+    rc, out, err = cli("report", f)
+    assert "3 scenarios  FAIL at y: recorded  -- rerun: ./lc SCENARIO=t.s0" in out, out + err
+
+
 def test_report_exit_status(tmp_path):
     assert cli("report", _report(tmp_path, ["PASS", "SKIP"]))[0] == 0
     # with an expectation file, only the unexpected count

@@ -404,6 +404,16 @@ def cmd_report(args) -> int:
               f"behaves as Node does (all scenarios): {lv.get('node_identical')}")
     if doc.get("expectations"):
         print(f"expectations: {doc['expectations']}")
+    if doc.get("known_divergences"):
+        print(f"text against Node: {', '.join(doc['known_divergences'])}")
+    # The causes, largest first, as the run's summary gave them (a report
+    # from before causes were recorded: grouped here from its scenarios).
+    from . import causes
+    found = [causes.Cause(c["cause"], c["verdict"], list(c["scenarios"]), c["rerun"],
+                          c.get("rerun_command", "")) for c in doc.get("causes") or []] \
+        or causes.group(doc["scenarios"])
+    for line in causes.summary_lines(found, top=len(found)):
+        print(line)
     order = {"CRASH": 0, "TIMEOUT": 1, "FAIL": 2, "SKIP": 3}
     bad = sorted((sc for sc in doc["scenarios"] if sc["verdict"] != "PASS"),
                  key=lambda sc: order.get(sc["verdict"], 9))   # stable: table order within
