@@ -145,8 +145,8 @@ def test_markdown_has_counts_per_clause(matrix_dir, picked):
     a, b, c = picked
     for cid in a["clauses"]:
         assert f"## {cid}\n\n> {clauses[cid].text}\n" in md, cid
-    assert f"| `{b['id']}` | must | **CRASH** | PASS |" in md, md
-    assert f"| `{c['id']}` | must | PASS | — |" in md, md
+    assert f"`{b['id']}`](" in md and "| must | **CRASH** | PASS |" in _md_row(md, b["id"])
+    assert _md_row(md, c["id"]).endswith("| must | PASS | — |"), md
     # the count row of the first scenario's first clause
     cid = a["clauses"][0]
     section = md.split(f"## {cid}\n", 1)[1].split("\n## ", 1)[0]
@@ -267,6 +267,28 @@ def test_scenarios_link_to_their_section_of_spec_md(static_page, matrix_dir, pic
         assert not pathlib.PurePath(path).is_absolute(), a.attrs["href"]   # relative
         assert (matrix_dir / path).resolve() == spec.resolve(), a.attrs["href"]
         assert frag == "sc-" + re.sub(r"[^a-z0-9-]+", "-", a.text.lower()) and frag in anchors
+
+
+def _md_row(md, sid):
+    """matrix.md's row of a scenario (its id links into SPEC.md)."""
+    rows = [ln for ln in md.splitlines() if ln.startswith(f"| [`{sid}`](")]
+    assert rows, f"no row for {sid}"
+    return rows[0]
+
+
+def test_markdown_links_into_spec_md(matrix_dir, picked):
+    spec = ROOT / "docs" / "SPEC.md"
+    text = spec.read_text(encoding="utf-8")
+    anchors = set(re.findall(r'<a id="([^"]+)"></a>', text))
+    # and a heading's own anchor, as GitHub makes it ("## L-START": l-start)
+    anchors |= {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+                for h in re.findall(r"^#+ (.+)$", text, re.M)}
+    md = (matrix_dir / "matrix.md").read_text()
+    links = re.findall(r"\]\(([^)#]*SPEC\.md)#([^)]+)\)", md)   # not the page's own #links
+    assert {f"sc-{re.sub(r'[^a-z0-9-]+', '-', sc['id'].lower())}" for sc in picked} \
+        <= {frag for _, frag in links}
+    for path, frag in links:
+        assert (matrix_dir / path).resolve() == spec.resolve() and frag in anchors, (path, frag)
 
 
 def _rows(dom):

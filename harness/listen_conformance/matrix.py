@@ -369,7 +369,9 @@ def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(m: Matrix) -> str:
+def to_markdown(m: Matrix, spec: str = "") -> str:
+    """The matrix in Markdown; `spec` as for to_html: the URL of SPEC.md that
+    clauses and scenarios link to ('' for none)."""
     out = ["# listen-conformance matrix", ""]
     out.append("| implementation | version | conforms (MUST) | behaves as Node (all) | "
                + " | ".join(VERDICTS) + " |")
@@ -393,6 +395,8 @@ def to_markdown(m: Matrix) -> str:
     out.append("")
     for g in m.groups:
         out += [f"## {g.clause}", "", f"> {_md(g.text)}", ""]
+        if spec:
+            out += [f"[{g.clause} in SPEC.md]({spec}#{spec_clause_anchor(g.clause)})", ""]
         out.append("| scenario | level | " + " | ".join(_md(n) for n in m.impls) + " |")
         out.append("| --- | --- | " + " | ".join("---" for _ in m.impls) + " |")
         for r in g.rows:
@@ -403,7 +407,8 @@ def to_markdown(m: Matrix) -> str:
                 else:
                     v = cell["verdict"]
                     cells.append((f"**{v}**" if v != "PASS" else v) + must_note(cell))
-            out.append(f"| `{r.id}` | {r.level} | " + " | ".join(cells) + " |")
+            sid = f"[`{r.id}`]({spec}#{spec_anchor(r.id)})" if spec else f"`{r.id}`"
+            out.append(f"| {sid} | {r.level} | " + " | ".join(cells) + " |")
         out.append("| **total** | | "
                    + " | ".join(count_text(m.clause_counts(g, i)) for i in range(len(m.impls)))
                    + " |")
@@ -723,9 +728,9 @@ def write(m: Matrix, out_dir: pathlib.Path, spec: str | None = None) -> list[pat
     default the checkout's docs/SPEC.md relative to out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md, page = out_dir / "matrix.md", out_dir / "matrix.html"
-    md.write_text(to_markdown(m), encoding="utf-8")
-    page.write_text(to_html(m, spec_link(out_dir) if spec is None else spec),
-                    encoding="utf-8")
+    spec = spec_link(out_dir) if spec is None else spec
+    md.write_text(to_markdown(m, spec), encoding="utf-8")
+    page.write_text(to_html(m, spec), encoding="utf-8")
     return [md, page]
 
 
