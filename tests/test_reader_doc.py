@@ -248,3 +248,25 @@ def test_the_checked_in_topics_load_and_cover_every_scenario(tbl):
     errors = next(t for t in got if t.name == "errors").ids
     assert [sc["id"] for sc in scenarios if specdoc.error_entries(sc) and
             sc["id"] not in errors] == [], "the topic 'errors' holds every error scenario"
+
+
+def test_a_clause_lists_the_cells_of_a_matrix_on_one_line(doc, tbl):
+    """A matrix's cells (MATRIX_FOLD or more under one clause) are one item of
+    a clause's list, linking each cell: L-BACKLOG-DEFAULT lists 52 scenarios
+    in under 25 lines."""
+    scs = tbl[0]
+    matrix_of = {specdoc._anchor(sc["id"]): sc["matrix"] for sc in scs if sc.get("matrix")}
+    for sec in re.split(r"\n## ", doc)[1:]:
+        if "**Scenarios.**" not in sec:
+            continue
+        items = [ln for ln in sec.split("**Scenarios.**", 1)[1].split("<details>", 1)[0]
+                 .splitlines() if ln.startswith("- ")]
+        single = collections.Counter(matrix_of[a] for ln in items
+                                     if not ln.startswith("- The matrix ")
+                                     for a in re.findall(r"\]\(#([^)]+)\)", ln)[:1]
+                                     if a in matrix_of)
+        assert all(n < specdoc.MATRIX_FOLD * 2 for n in single.values()), \
+            (sec.split("\n", 1)[0], single)
+        if sec.startswith("L-BACKLOG-DEFAULT\n"):
+            assert len(items) < 25 and any(i.startswith("- The matrix `backlog.matrix`")
+                                           for i in items), items

@@ -968,6 +968,42 @@ def _scenario_item(sc, home, here: str | None) -> str:
     return f"- {_link(sc, _cell(sc['title']))}{tail}"
 
 
+MATRIX_FOLD = 4   # a clause's list shows this many cells of one matrix or more as one line
+
+
+def _cell_name(matrix: str, sid: str) -> str:
+    """A cell's own part of its id (the whole id for a cell with one of its
+    own, `[matrix.ids]`)."""
+    return sid[len(matrix) + 1:] if sid.startswith(matrix + ".") else sid
+
+
+def _scenario_items(scs, home, here: str | None) -> list[str]:
+    """A clause's list: a line per scenario, but the cells of one matrix
+    described under one clause (MATRIX_FOLD of them or more) as one line
+    naming the matrix and linking each cell by its own part of the id."""
+    groups: dict = {}
+    for sc in scs:
+        if sc.get("matrix"):
+            groups.setdefault((sc["matrix"], home.get(sc["id"]), sc["level"]), []).append(sc)
+    out, done = [], set()
+    for sc in scs:
+        key = (sc.get("matrix"), home.get(sc["id"]), sc["level"])
+        cells = groups.get(key, []) if sc.get("matrix") else []
+        if len(cells) < MATRIX_FOLD:
+            out.append(_scenario_item(sc, home, here))
+            continue
+        if key in done:
+            continue
+        done.add(key)
+        m, where, level = key
+        links = ", ".join(f"[`{_cell_name(m, c['id'])}`](#{_anchor(c['id'])})" for c in cells)
+        tail = f" — *{LEVEL_SHORT.get(level, level)}*"
+        if where and where != here:
+            tail += f", under [{where}](#{_clause_anchor(where)})"
+        out.append(f"- The matrix `{m}`, {len(cells)} cells: {links}{tail}")
+    return out
+
+
 def _clause_md(cid, cl, scs, home, rule, by_id, clauses, mirrors, first_with) -> list[str]:
     out = [f"## {cid}", "", "> " + cl.text, ""]
     if rule.get("rule"):
@@ -990,7 +1026,7 @@ def _clause_md(cid, cl, scs, home, rule, by_id, clauses, mirrors, first_with) ->
                f"{'it names' if len(elsewhere) == 1 else 'they name'}." if elsewhere and here
                else (": each described under the first clause it names." if elsewhere
                      else ", described below.")), ""]
-    out += [_scenario_item(sc, home, cid) for sc in here + elsewhere] + [""]
+    out += _scenario_items(here + elsewhere, home, cid) + [""]
     for sc in here:
         out += _scenario_md(sc, cid, mirrors.get(sc["id"]), first_with)
     return out
