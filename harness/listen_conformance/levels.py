@@ -170,17 +170,12 @@ def node_only_labels(sc: dict) -> set[str]:
             out.add(st["dispose"])
         elif kind == "on" and st["on"] not in ("listening", "error"):
             out.add(st.get("label", st["on"]))
-        elif kind == "listen" and "throws" in st and isinstance(st["listen"], list) \
-                and st["listen"] and isinstance(st["listen"][-1], str):
+        elif kind == "listen" and "throws" in st and callback_label(st):
             # A rejected call's callback: "the last parameter callback will
             # be added" does not say whether a call that throws adds it (Node
             # keeps it after a validation throw, drops it after
             # ERR_SERVER_ALREADY_LISTEN).
-            last = st["listen"][-1]
-            if last == "@cb":
-                out.add("cb")
-            elif last.startswith("@fn:"):
-                out.add(last[4:])
+            out.add(callback_label(st))
     return out
 
 
@@ -198,17 +193,20 @@ def text_event(text: str, node_labels: set[str]) -> bool:
 
 def listen_callbacks(sc: dict) -> set[str]:
     """The labels given to listen() as its callback."""
-    out = set()
-    for st in sc.get("steps", []):
-        if isinstance(st, dict) and st and next(iter(st)) == "listen" \
-                and isinstance(st["listen"], list) and st["listen"] \
-                and isinstance(st["listen"][-1], str):
-            last = st["listen"][-1]
-            if last == "@cb":
-                out.add("cb")
-            elif last.startswith("@fn:"):
-                out.add(last[4:])
-    return out
+    return {callback_label(st) for st in sc.get("steps", [])
+            if isinstance(st, dict) and st and next(iter(st)) == "listen"
+            and callback_label(st)}
+
+
+def callback_label(step: dict):
+    """The label of a listen step's callback (`@cb`: cb, `@fn:L`: L), or None."""
+    args = step["listen"]
+    last = args[-1] if isinstance(args, list) and args else None
+    if last == "@cb":
+        return "cb"
+    if isinstance(last, str) and last.startswith("@fn:"):
+        return last[4:]
+    return None
 
 
 def text_events(events: list[str], sc: dict, earlier: list[str] = ()) -> list[str]:
