@@ -135,3 +135,19 @@ def test_a_static_locals_initializer_is_data_every_scenario_sees():
                     "t.c:h:const: { 0 , [7 -> 8] } ; int": True,
                     "t.c:h:const: int u = [3 -> 4] ; return t": False,
                     "t.c:h:const: return t [ [1 -> 0] ] + u": False}
+
+
+def test_an_operand_on_a_continuation_line_is_reached_by_its_statement():
+    text = ("int f(int a) {\n"          # 1
+            "  int r = g(a,\n"          # 2: the call's code is on this line
+            "            a + 1);\n"     # 3: no code of its own
+            "  return r;\n"             # 4
+            "}\n")
+    m = next(m for m in sweep.find_sites("t.c", text) if m.kind == "arith")
+    assert m.line == 3
+    code = {("t.c", 2), ("t.c", 4)}
+    assert list(sweep.reached_lines(m, code)) == [2, 3]
+    assert list(sweep.reached_lines(m, code | {("t.c", 3)})) == [3]
+    # no code above: the walk stops at the first line of the file
+    far = {("t.c", 4)}
+    assert list(sweep.reached_lines(m, far)) == [1, 2, 3]

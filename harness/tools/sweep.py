@@ -26,17 +26,23 @@ survives unrelated edits.
 
 How it runs: one coverage shim (all sources built with -O0
 -fsanitize-coverage=trace-pc and harness/tools/sweep_probe.c) runs the whole
-suite once and records which basic blocks, hence which source lines, each
-scenario reaches; its verdicts are the baseline.  Each
-mutant then recompiles only its translation unit (the flags from the build
-tree's compile_commands.json), relinks the shim (the build tree's own link
-command, with a copy of liblcref.a holding the mutated object) and runs, with
-pytest's -x, only the scenarios that PASS in the baseline and reach the
-mutated line(s): a scenario that never runs that code cannot see the change
-(one that reaches none is a survivor without a run).  A change in the
-initializer of a static local has no code to reach: every scenario runs it.  A
-mutant is KILLED when one of them ends otherwise than PASS; NOT VIABLE when it
-does not compile; otherwise it SURVIVES, and must be recorded in
+suite once per Node line the reference models (24, 22, 20: node_line.c takes
+other paths for older lines, and other scenarios apply) and records which
+basic blocks, hence which source lines, each scenario reaches; its verdicts are
+the baseline.  Each mutant then recompiles only its translation unit (the
+flags from the build tree's compile_commands.json; the build may be another
+checkout's, e.g. a git worktree's), relinks the shim (the build tree's own link
+command, with a copy of liblcref.a holding the mutated object) and runs, as
+the newest line and then, while it survives, as each older one, only the
+scenarios that PASS in that line's baseline and reach the mutated line(s),
+stopping at the first that does not PASS: a scenario that never runs that code
+cannot see the change (one that reaches none at any line is a survivor without
+a run).  A mutated operand on a continuation line, which has no code of its
+own in the line table, counts as reached by its statement's first line with
+code.  A change in the initializer of a static local has no code to reach:
+every scenario runs it.  A mutant is KILLED when one of them ends otherwise
+than PASS (the detail says the line when it is not the newest); NOT VIABLE when
+it does not compile; otherwise it SURVIVES, and must be recorded in
 fixtures/mutants/equivalent.toml with the reason it is equivalent, or be
 killed by a new scenario.
 
@@ -68,11 +74,15 @@ from dataclasses import dataclass
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 REF = ROOT / "reference"
+sys.path.insert(0, str(ROOT / "harness"))
+from listen_conformance import lines  # noqa: E402  (the Node lines the reference models)
 SOURCES = ("src/*.c", "shim.c")          # relative to reference/
 EQUIVALENTS = ROOT / "fixtures/mutants/equivalent.toml"
 PROBE = ROOT / "harness/tools/sweep_probe.c"
 BAD = ("FAIL", "CRASH", "TIMEOUT")
 COMPILE_TIMEOUT = 120
+# How far above a mutant's line a statement may begin (reached_lines).
+STATEMENT_LINES = 8
 SUITE_TIMEOUT = 900
 
 
@@ -325,14 +335,24 @@ class Builder:
         if not cc.exists():
             raise SetupError(f"{cc} missing: configure the build with CMake (the project "
                              f"sets CMAKE_EXPORT_COMPILE_COMMANDS)")
+        # The build may come from another checkout of the same tree (a git
+        # worktree sharing one build): its sources stand for this one's.
+        self.built_ref = REF
+        m = re.search(r"^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$",
+                      (build / "CMakeCache.txt").read_text(errors="replace")
+                      if (build / "CMakeCache.txt").exists() else "", re.M)
+        if m:
+            self.built_ref = (pathlib.Path(m.group(1)) / "reference").resolve()
         self.compile = {}
         for e in json.loads(cc.read_text()):
             f = pathlib.Path(e["file"]).resolve()
-            if f.is_relative_to(REF) and "tests" not in f.relative_to(REF).parts and \
-                    "examples" not in f.relative_to(REF).parts:
+            if f.is_relative_to(self.built_ref) and \
+                    "tests" not in f.relative_to(self.built_ref).parts and \
+                    "examples" not in f.relative_to(self.built_ref).parts:
                 argv = e.get("arguments") or shlex.split(e["command"])
                 if f.name == "shim.c" or "lcref.dir" in " ".join(argv):
-                    self.compile[f.relative_to(REF).as_posix()] = (argv, e["directory"])
+                    self.compile[f.relative_to(self.built_ref).as_posix()] = \
+                        (argv, e["directory"])
         link = build / "reference/CMakeFiles/lc_shim_reference.dir/link.txt"
         self.archive = build / "reference/liblcref.a"
         if not link.exists() or not self.archive.exists():
@@ -355,7 +375,8 @@ class Builder:
             if a == "-o":
                 skip = True
                 continue
-            if pathlib.Path(cwd, a).resolve() == (REF / rel).resolve():
+            if pathlib.Path(cwd, a).resolve() in ((REF / rel).resolve(),
+                                                  (self.built_ref / rel).resolve()):
                 continue
             out.append(a)
         out += ["-iquote", str((REF / rel).parent), *extra, "-o", str(obj), "-c", str(src)]
@@ -442,12 +463,13 @@ class Worker:
                                   text=True, bufsize=1)
 
     def run(self, shim: pathlib.Path, scenarios: list[str], first_failure: bool = True,
-            mark: pathlib.Path | None = None) -> dict[str, str]:
+            mark: pathlib.Path | None = None, line: str | None = None) -> dict[str, str]:
         """{scenario id: verdict}, in order, up to the first non-PASS when
-        `first_failure`; {"(suite)": why} when the worker died or hung."""
+        `first_failure`, the reference judged as Node line `line` (default:
+        the newest); {"(suite)": why} when the worker died or hung."""
         import select
         job = {"shim": str(shim), "scenarios": scenarios, "first_failure": first_failure,
-               "mark": str(mark) if mark else None}
+               "mark": str(mark) if mark else None, "line": line}
         try:
             self.p.stdin.write(json.dumps(job) + "\n")
             self.p.stdin.flush()
@@ -488,7 +510,6 @@ def worker_main(build: str) -> int:
     clauses = table.load_clauses()
     scenarios = {s["id"]: s for s in table.load(SCENARIO_DIR, clauses)}
     index = {sid: i for i, sid in enumerate(scenarios)}
-    line = lines.check_line(None)
     caps = Capabilities()
     run_dir = containment.open_tmpdir("lc-")
     token = secrets.token_hex(6)
@@ -501,6 +522,7 @@ def worker_main(build: str) -> int:
             verdicts = {}
             impl = None
             try:
+                line = lines.check_line(job.get("line"))
                 impl = runner.Impl(job["shim"], build, node_version=lines.version_of(line))
                 info = impl.runner().info
                 Suite.judged_as = session.judged_as(impl.kind, info, line, False)
@@ -525,8 +547,20 @@ def worker_main(build: str) -> int:
     return 0
 
 
-def coverage(builder: Builder, worker: Worker, work: pathlib.Path):
-    """(baseline verdicts, {(file name, line): scenarios that reach it})."""
+@dataclass
+class Coverage:
+    """One coverage run of the whole suite, the reference judged as one Node
+    line: the scenarios that PASS, and the scenarios that reach each line."""
+    line: str
+    passing: list[str]
+    reach: dict[tuple[str, int], set[str]]
+
+
+def coverage(builder: Builder, worker: Worker, work: pathlib.Path,
+             node_lines: list[str]) -> tuple[list[Coverage], set[tuple[str, int]]]:
+    """A Coverage per Node line (the same shim, run once per line: the
+    reference takes other paths for older lines), and every (file name, line)
+    that has code."""
     where = work / "coverage"
     where.mkdir()
     os.chmod(work, 0o755)
@@ -535,20 +569,40 @@ def coverage(builder: Builder, worker: Worker, work: pathlib.Path):
     trace.touch()
     os.chmod(trace, 0o666)
     shim = builder.coverage(where, trace)
-    verdicts = worker.run(shim, None, first_failure=False, mark=trace)
-    if "(suite)" in verdicts:
-        raise SetupError(f"the coverage run failed: {verdicts['(suite)']}")
     blocks = block_lines(shim)
-    reach: dict[tuple[str, int], set[str]] = {}
-    current = None
-    for line in trace.read_text().splitlines():
-        kind, _, rest = line.partition(" ")
-        if kind == "S":
-            current = rest
-        elif kind == "B" and current is not None:
-            for fl in blocks.get(int(rest.split()[1], 16), ()):
-                reach.setdefault(fl, set()).add(current)
-    return verdicts, reach
+    out = []
+    for node_line in node_lines:
+        trace.write_text("")
+        verdicts = worker.run(shim, None, first_failure=False, mark=trace, line=node_line)
+        if "(suite)" in verdicts:
+            raise SetupError(f"the coverage run (Node line {node_line}) failed: "
+                             f"{verdicts['(suite)']}")
+        reach: dict[tuple[str, int], set[str]] = {}
+        current = None
+        for row in trace.read_text().splitlines():
+            kind, _, rest = row.partition(" ")
+            if kind == "S":
+                current = rest
+            elif kind == "B" and current is not None:
+                for fl in blocks.get(int(rest.split()[1], 16), ()):
+                    reach.setdefault(fl, set()).add(current)
+        out.append(Coverage(node_line, [sid for sid, v in verdicts.items() if v == "PASS"],
+                            reach))
+    return out, set().union(*blocks.values())
+
+
+def reached_lines(m: Mutant, code: set[tuple[str, int]]) -> range:
+    """The source lines whose coverage says whether a scenario runs the
+    mutant's code: its own lines, or, when none of them has code of its own
+    (an operand on a continuation line of a statement), the statement's lines
+    back to the nearest line above that has code."""
+    name = pathlib.PurePosixPath(m.file).name
+    if any((name, ln) in code for ln in range(m.line, m.end_line + 1)):
+        return range(m.line, m.end_line + 1)
+    first = m.line
+    while first > 1 and m.line - first < STATEMENT_LINES and (name, first) not in code:
+        first -= 1
+    return range(first, m.end_line + 1)
 
 
 def block_lines(shim: pathlib.Path) -> dict[int, set[tuple[str, int]]]:
@@ -640,22 +694,30 @@ def main(argv=None) -> int:
             for _ in range(jobs):
                 workers.put(new_worker())
             w = workers.get()
-            baseline, reach = coverage(builder, w, work)
+            # The newest line first: most mutants die there; a survivor is
+            # tried again as each older line, where the reference takes other
+            # paths (node_line.c) and other scenarios apply.
+            node_lines = sorted(lines.LINES, key=int, reverse=True)
+            covs, code = coverage(builder, w, work, node_lines)
             workers.put(w)
         except (SetupError, OSError, subprocess.SubprocessError) as e:
             print(f"sweep: {e}", file=sys.stderr)
             return 2
-        passing = [sid for sid, v in baseline.items() if v == "PASS"]
-        print(f"sweep: {len(mutants)} mutants; coverage run: {len(passing)} scenarios PASS, "
-              f"{len(reach)} lines reached ({time.monotonic() - t0:.0f} s)", flush=True)
+        print(f"sweep: {len(mutants)} mutants; coverage runs: " + "; ".join(
+            f"Node {c.line}: {len(c.passing)} scenarios PASS, {len(c.reach)} lines reached"
+            for c in covs) + f" ({time.monotonic() - t0:.0f} s)", flush=True)
 
         def one(n_m):
             n, m = n_m
             name = pathlib.PurePosixPath(m.file).name
-            reaching = set().union(*(reach.get((name, ln), set())
-                                     for ln in range(m.line, m.end_line + 1)))
-            seeing = [sid for sid in passing if sid in reaching or m.data]
-            if not seeing:
+            span = reached_lines(m, code)
+            plan = []
+            for c in covs:
+                reaching = set().union(*(c.reach.get((name, ln), set()) for ln in span))
+                seeing = [sid for sid in c.passing if sid in reaching or m.data]
+                if seeing:
+                    plan.append((c.line, seeing))
+            if not plan:
                 return m, "SURVIVED", "no scenario reaches it"
             where = work / f"m{n}"
             where.mkdir()
@@ -663,15 +725,19 @@ def main(argv=None) -> int:
                 shim = builder.mutant(m, where)
                 if isinstance(shim, str):
                     return m, "NOT VIABLE", shim.splitlines()[0][:200]
-                w = workers.get()
-                try:
-                    got = w.run(shim, seeing)
-                finally:
-                    workers.put(w if w.p.poll() is None else new_worker())
-                bad = [sid for sid, v in got.items() if v in BAD or sid == "(suite)"]
-                if bad:
-                    return m, "KILLED", f"{bad[0]}: {got[bad[0]]}"
-                return m, "SURVIVED", f"{len(seeing)} scenarios reach it, all PASS"
+                for node_line, seeing in plan:
+                    w = workers.get()
+                    try:
+                        got = w.run(shim, seeing, line=node_line)
+                    finally:
+                        workers.put(w if w.p.poll() is None else new_worker())
+                    bad = [sid for sid, v in got.items() if v in BAD or sid == "(suite)"]
+                    if bad:
+                        as_line = "" if node_line == node_lines[0] else f" (as Node {node_line})"
+                        return m, "KILLED", f"{bad[0]}: {got[bad[0]]}{as_line}"
+                return m, "SURVIVED", "all PASS: " + ", ".join(
+                    f"{len(seeing)} scenarios reach it as Node {node_line}"
+                    for node_line, seeing in plan)
             finally:
                 shutil.rmtree(where, ignore_errors=True)
 
