@@ -92,7 +92,8 @@ def test_the_reference_has_sites_in_every_source():
 
 def test_every_recorded_equivalent_names_a_mutant_of_the_sweep():
     ids = {m.id for m in sweep.all_sites()}
-    stale = [i for i in sweep.load_equivalents() if i not in ids]
+    stale = [i for table in ("equivalent", "hole")
+             for i in sweep.load_equivalents(table=table) if i not in ids]
     assert not stale, f"equivalent.toml names no such mutant: {stale}"
 
 
@@ -104,6 +105,9 @@ def test_every_recorded_equivalent_names_a_mutant_of_the_sweep():
     ("equivalent = 3\n", "array of tables"),
     ("[[equivalent]\n", "not valid TOML"),
     ("[[other]]\nid = 'x'\n", "unknown table"),
+    ("[[hole]]\nid = 'x'\n", "must have exactly a non-empty 'id' and 'reason'"),
+    ("[[equivalent]]\nid = 'x'\nreason = 'r'\n[[hole]]\nid = 'x'\nreason = 'r'\n",
+     "both as equivalent and as a hole"),
 ])
 def test_a_bad_equivalents_file_is_one_line_and_exit_2(tmp_path, content, says):
     bad = tmp_path / "equivalent.toml"

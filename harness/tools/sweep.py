@@ -42,14 +42,16 @@ own in the line table, counts as reached by its statement's first line with
 code.  A change in the initializer of a static local has no code to reach:
 every scenario runs it.  A mutant is KILLED when one of them ends otherwise
 than PASS (the detail says the line when it is not the newest); NOT VIABLE when
-it does not compile; otherwise it SURVIVES, and must be recorded in
-fixtures/mutants/equivalent.toml with the reason it is equivalent, or be
-killed by a new scenario.
+it does not compile; otherwise it SURVIVES, and must be killed by a new
+scenario or be recorded in fixtures/mutants/equivalent.toml: as [[equivalent]]
+with the reason no listen() behaviour can show it, or as a [[hole]], a change a
+user could see that the harness cannot yet provoke, with what it would take.
+The score counts holes as survivors: killed / (viable - equivalent).
 
     harness/tools/sweep.py [--build-dir build] [-n 2] [--only TEXT ...] [--list] [--json OUT]
 
-Exit status: 0 every survivor recorded as equivalent and every equivalent
-still a surviving mutant; 1 an open survivor, or an equivalent that is stale
+Exit status: 0 every survivor recorded as equivalent or a hole and every entry
+still a surviving mutant; 1 an open survivor, or an entry that is stale
 (no such mutant) or killed; 2 set-up error (one line).
 """
 from __future__ import annotations
@@ -300,20 +302,23 @@ def all_sites(ref: pathlib.Path = REF) -> list[Mutant]:
 # ---------------------------------------------------------------------------
 # The equivalents file
 
-def load_equivalents(path: pathlib.Path = EQUIVALENTS) -> dict[str, str]:
+def load_equivalents(path: pathlib.Path = EQUIVALENTS, table: str = "equivalent"
+                     ) -> dict[str, str]:
+    """{mutant id: reason} of the file's [[equivalent]] entries (or, with
+    table="hole", its [[hole]] entries: survivors the suite cannot kill yet)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise SetupError(f"cannot read {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise SetupError(f"{path.name} is not valid TOML: {e}") from None
-    extra = set(data) - {"equivalent"}
+    extra = set(data) - {"equivalent", "hole"}
     if extra:
         raise SetupError(f"{path.name}: unknown table(s) {', '.join(sorted(extra))}")
     out = {}
-    entries = data.get("equivalent", [])
+    entries = data.get(table, [])
     if not isinstance(entries, list):
-        raise SetupError(f"{path.name}: 'equivalent' must be an array of tables ([[equivalent]])")
+        raise SetupError(f"{path.name}: '{table}' must be an array of tables ([[{table}]])")
     for n, e in enumerate(entries, 1):
         if not isinstance(e, dict) or set(e) != {"id", "reason"} or \
                 not all(isinstance(e[k], str) and e[k].strip() for k in ("id", "reason")):
@@ -322,6 +327,11 @@ def load_equivalents(path: pathlib.Path = EQUIVALENTS) -> dict[str, str]:
         if e["id"] in out:
             raise SetupError(f"{path.name}: entry {n}: id recorded twice: {e['id']}")
         out[e["id"]] = e["reason"]
+    if table == "equivalent":
+        both = set(out) & set(load_equivalents(path, "hole"))
+        if both:
+            raise SetupError(f"{path.name}: recorded both as equivalent and as a hole: "
+                             f"{sorted(both)[0]}")
     return out
 
 
@@ -658,6 +668,7 @@ def main(argv=None) -> int:
             return 130
     try:
         equivalents = load_equivalents(pathlib.Path(a.equivalents))
+        holes = load_equivalents(pathlib.Path(a.equivalents), "hole")
         mutants = all_sites()
     except SetupError as e:
         print(f"sweep: {e}", file=sys.stderr)
@@ -745,8 +756,10 @@ def main(argv=None) -> int:
         for i, (m, status, why) in enumerate(pool.map(one, enumerate(mutants)), 1):
             eq = m.id in equivalents
             results.append({"id": m.id, "file": m.file, "line": m.line, "kind": m.kind,
-                            "status": status, "detail": why, "equivalent": eq})
-            label = status if not (status == "SURVIVED" and eq) else "EQUIVALENT"
+                            "status": status, "detail": why, "equivalent": eq,
+                            "hole": m.id in holes})
+            label = status if status != "SURVIVED" else \
+                "EQUIVALENT" if eq else "HOLE" if m.id in holes else status
             if status != "KILLED" or os.environ.get("LC_SWEEP_VERBOSE"):
                 print(f"[{i}/{len(mutants)}] {label:10s} {m.file}:{m.line}  {m.id}  ({why})",
                       flush=True)
@@ -770,18 +783,21 @@ def main(argv=None) -> int:
     nonviable = sum(r["status"] == "NOT VIABLE" for r in results)
     viable = len(results) - nonviable
     equiv = [r for r in results if r["status"] == "SURVIVED" and r["equivalent"]]
-    open_ = [r for r in results if r["status"] == "SURVIVED" and not r["equivalent"]]
+    known = [r for r in results if r["status"] == "SURVIVED" and r["hole"]]
+    open_ = [r for r in results if r["status"] == "SURVIVED" and not r["equivalent"]
+             and not r["hole"]]
     problems = []
-    for mid in equivalents:
-        if a.only and mid not in ids:
-            continue
-        if mid not in ids:
-            problems.append(f"stale equivalent (no such mutant): {mid}")
-        elif ids[mid]["status"] == "KILLED":
-            problems.append(f"recorded as equivalent but killed "
-                            f"({ids[mid]['detail']}): {mid}")
-        elif ids[mid]["status"] == "NOT VIABLE":
-            problems.append(f"recorded as equivalent but does not compile: {mid}")
+    for what, recorded in (("equivalent", equivalents), ("a hole", holes)):
+        for mid in recorded:
+            if a.only and mid not in ids:
+                continue
+            if mid not in ids:
+                problems.append(f"stale entry recorded as {what} (no such mutant): {mid}")
+            elif ids[mid]["status"] == "KILLED":
+                problems.append(f"recorded as {what} but killed "
+                                f"({ids[mid]['detail']}): {mid}")
+            elif ids[mid]["status"] == "NOT VIABLE":
+                problems.append(f"recorded as {what} but does not compile: {mid}")
     for p in problems:
         print(f"sweep: {p}")
     for r in open_:
@@ -789,7 +805,8 @@ def main(argv=None) -> int:
     denom = viable - len(equiv)
     score = 100 * killed / denom if denom else 100.0
     print(f"sweep: {len(results)} mutants, {viable} viable ({nonviable} not viable), "
-          f"{killed} killed, {len(equiv)} equivalent, {len(open_)} open survivors; "
+          f"{killed} killed, {len(equiv)} equivalent, {len(known)} known hole(s), "
+          f"{len(open_)} open survivors; "
           f"score {killed}/{denom} = {score:.1f}% in {time.monotonic() - t0:.0f} s")
     if a.json:
         pathlib.Path(a.json).write_text(json.dumps(results, indent=1))
