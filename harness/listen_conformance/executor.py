@@ -515,6 +515,12 @@ class Executor:
         if len(tcp) != 1:
             tcp = [self.listening_socket(self.srv(step))]
         m = tcp[0]
+        if m.get("kind") != "tcp":
+            # a pipe where a TCP listener was asked for (listen('0') taken
+            # for a path, say): a verdict, not a crash of the harness
+            raise Fail("the kernel shows the server listening, but not on TCP",
+                       "a TCP listening socket", f"a {m.get('kind')} socket "
+                       f"{m.get('name', '')!r}"[:200])
         try:
             return (observe.loopback_target(m["address"], m["family"]), m["port"])
         except ObserveError as e:
