@@ -230,7 +230,7 @@ typedef struct lcr_address_s {
   char family[8]; /* "IPv4" / "IPv6" */
   char address[64];
   int port;
-  char path[256]; /* path_len bytes, may start with '\0' */
+  char path[256]; /* path_len bytes, may start with '\0'; no NUL after 256 */
   size_t path_len;
 } lcr_address_t;
 

@@ -17,36 +17,129 @@ static void throw_bad_port_int(lcr_error_t *err, int port) {
                   port);
 }
 
+/* The bytes of the StrWhiteSpaceChar (ECMA-262 StringToNumber: WhiteSpace
+ * and LineTerminator) that begins at s, or 0: TAB, LF, VT, FF, CR, SP,
+ * U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000,
+ * U+FEFF (UTF-8).  Not U+0085 or U+180E: Number('\u0085') is NaN. */
+static size_t js_space(const unsigned char *s, size_t n) {
+  if (n >= 1 && (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r')))
+    return 1;
+  if (n >= 2 && s[0] == 0xc2 && s[1] == 0xa0)
+    return 2;
+  if (n < 3)
+    return 0;
+  if ((s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) ||
+      (s[0] == 0xe2 && s[1] == 0x80 &&
+       (s[2] <= 0x8a || s[2] == 0xa8 || s[2] == 0xa9 || s[2] == 0xaf)) ||
+      (s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) ||
+      (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80) ||
+      (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf))
+    return 3;
+  return 0;
+}
+
+static size_t skip_digits(const char *s, size_t n, const char *digits) {
+  size_t i;
+
+  for (i = 0; i < n && s[i] != '\0' && strchr(digits, s[i]) != NULL; i++)
+    ;
+  return i;
+}
+
 /* isPipeName(): a path string that Number() reads as >= 0 is a port
  * ("8080", "", "  "), so listen('8080') is TCP.  Returns 1 and sets *port
- * (-1 when validatePort() would throw) for such strings. */
+ * (-1 when validatePort() would throw) for such strings, 0 for a path, and
+ * UV_ENOMEM when the copy strtod() needs cannot be made. */
 static int path_is_port(const char *path, size_t len, int *port) {
-  char buf[64];
-  char *end;
-  size_t b, e;
+  const unsigned char *u = (const unsigned char *)path;
+  char small[64];
+  char *buf;
+  const char *t;
+  size_t b, e, i, k, n;
+  int base;
   double d;
 
-  if (len == 0) {
-    *port = -1; /* Number('') is 0, but validatePort() refuses blanks */
-    return 1;
+  /* StringToNumber: white space trimmed at both ends; the rest must be a
+   * StrNumericLiteral whole, or it is NaN (a path) */
+  for (b = 0; b < len && (k = js_space(u + b, len - b)) != 0; b += k)
+    ;
+  e = b;
+  for (i = b; i < len; i += k) {
+    k = js_space(u + i, len - i);
+    if (k == 0) {
+      /* a byte on: a space's first byte is never inside another character */
+      k = 1;
+      e = i + 1;
+    }
   }
-  if (len >= sizeof(buf) || memchr(path, '\0', len) != NULL)
-    return 0;
-  for (b = 0; b < len && strchr(" \t\n\v\f\r", path[b]) != NULL; b++)
-    ;
-  for (e = len; e > b && strchr(" \t\n\v\f\r", path[e - 1]) != NULL; e--)
-    ;
   if (b == e) {
     *port = -1; /* Number('') is 0, but validatePort() refuses blanks */
     return 1;
   }
-  memcpy(buf, path + b, e - b);
-  buf[e - b] = '\0';
-  /* Number() reads decimal, 0x.., exponents and "Infinity" only */
-  if (strpbrk(buf, "nN") != NULL && strcmp(buf, "Infinity") != 0)
+  t = path + b;
+  n = e - b;
+
+  /* 0x.., 0o.., 0b..: an integer, without a sign */
+  base = 0;
+  if (n > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X'))
+    base = 16;
+  else if (n > 2 && t[0] == '0' && (t[1] == 'o' || t[1] == 'O'))
+    base = 8;
+  else if (n > 2 && t[0] == '0' && (t[1] == 'b' || t[1] == 'B'))
+    base = 2;
+  if (base != 0) {
+    static const char *digits[17] = {[2] = "01", [8] = "01234567",
+                                     [16] = "0123456789abcdefABCDEF"};
+    if (skip_digits(t + 2, n - 2, digits[base]) != n - 2)
+      return 0;
+    d = 0;
+    for (i = 2; i < n; i++) /* once past 65535 it stays past */
+      d = d * base + (t[i] <= '9' ? t[i] - '0' : (t[i] | 0x20) - 'a' + 10);
+    *port = d <= 65535 ? (int)d : -1;
+    return 1;
+  }
+
+  /* [+-] then Infinity, or digits [. digits] [e [+-] digits] with a digit
+   * before or after the point (strtod() alone would take more: hex floats,
+   * "inf", "nan", a sign before 0x) */
+  i = (t[0] == '+' || t[0] == '-') ? 1 : 0;
+  if (n - i == 8 && memcmp(t + i, "Infinity", 8) == 0) {
+    if (t[0] == '-')
+      return 0; /* -Infinity < 0: a path */
+    *port = -1;
+    return 1;
+  }
+  k = skip_digits(t + i, n - i, "0123456789");
+  i += k;
+  if (i < n && t[i] == '.') {
+    i++;
+    k += skip_digits(t + i, n - i, "0123456789");
+    i += skip_digits(t + i, n - i, "0123456789");
+  }
+  if (k == 0)
     return 0;
-  d = strtod(buf, &end);
-  if (*end != '\0' || isnan(d) || !(d >= 0))
+  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    i++;
+    if (i < n && (t[i] == '+' || t[i] == '-'))
+      i++;
+    k = skip_digits(t + i, n - i, "0123456789");
+    if (k == 0)
+      return 0;
+    i += k;
+  }
+  if (i != n)
+    return 0;
+
+  /* the literal is checked; strtod() rounds it as Number() does */
+  buf = n < sizeof(small) ? small : malloc(n + 1);
+  if (buf == NULL)
+    return UV_ENOMEM;
+  memcpy(buf, t, n);
+  buf[n] = '\0';
+  d = strtod(buf, NULL);
+  if (buf != small)
+    free(buf);
+  if (!(d >= 0)) /* -0 >= 0 holds: '-0' is the port 0 */
     return 0;
   *port = (d == floor(d) && d <= 65535) ? (int)d : -1;
   return 1;
@@ -57,6 +150,7 @@ int lcr_listen(lcr_server_t *s, const lcr_listen_t *a, lcr_error_t *err) {
   int backlog_from_args;
   int backlog;
   int port;
+  int is_port;
   int r;
 
   if (s->handle != NULL) {
@@ -116,9 +210,15 @@ int lcr_listen(lcr_server_t *s, const lcr_listen_t *a, lcr_error_t *err) {
 
   /* ([port][, host][, backlog][, cb]) and (options[, cb]) with a port */
   port = 0;
+  is_port = a->form == LCR_FORM_PATH
+                ? path_is_port(a->path, a->path_len, &port)
+                : 0;
+  if (is_port < 0) {
+    lcr__error_uv(err, is_port, "listen", NULL, 0);
+    return -1;
+  }
   if (a->form == LCR_FORM_PORT ||
-      (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_PORT)) ||
-      (a->form == LCR_FORM_PATH && path_is_port(a->path, a->path_len, &port))) {
+      (a->form == LCR_FORM_OPTIONS && (a->has & LCR_HAS_PORT)) || is_port) {
     if (a->form == LCR_FORM_PATH) {
       if (port < 0) {
         lcr__error_bad_port_string(err, a->path, a->path_len);

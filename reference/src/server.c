@@ -618,9 +618,11 @@ int lcr_server_address(lcr_server_t *s, lcr_address_t *out) {
 
   if (s->pipe_name != NULL) {
     out->kind = LCR_ADDRESS_PIPE;
+    /* path holds path_len bytes and no NUL (it may begin with one), so a
+     * name as long as path is reported whole, as Node's _pipeName is */
     n = s->pipe_name_len;
-    if (n >= sizeof(out->path))
-      n = sizeof(out->path) - 1;
+    if (n > sizeof(out->path))
+      n = sizeof(out->path);
     memcpy(out->path, s->pipe_name, n);
     out->path_len = n;
   }
