@@ -88,8 +88,8 @@ static int path_is_port(const char *path, size_t len, int *port) {
   else if (n > 2 && t[0] == '0' && (t[1] == 'b' || t[1] == 'B'))
     base = 2;
   if (base != 0) {
-    static const char *digits[17] = {[2] = "01", [8] = "01234567",
-                                     [16] = "0123456789abcdefABCDEF"};
+    static const char *digits[17] = {
+        [2] = "01", [8] = "01234567", [16] = "0123456789abcdefABCDEF"};
     if (skip_digits(t + 2, n - 2, digits[base]) != n - 2)
       return 0;
     d = 0;
@@ -210,9 +210,8 @@ int lcr_listen(lcr_server_t *s, const lcr_listen_t *a, lcr_error_t *err) {
 
   /* ([port][, host][, backlog][, cb]) and (options[, cb]) with a port */
   port = 0;
-  is_port = a->form == LCR_FORM_PATH
-                ? path_is_port(a->path, a->path_len, &port)
-                : 0;
+  is_port =
+      a->form == LCR_FORM_PATH ? path_is_port(a->path, a->path_len, &port) : 0;
   if (is_port < 0) {
     lcr__error_uv(err, is_port, "listen", NULL, 0);
     return -1;

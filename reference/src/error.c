@@ -271,7 +271,7 @@ void lcr__error_invalid_options(lcr_error_t *e, const char *reason,
   n = 0;
   newline = 0;
 #define ENTRY() (b = (sbuf_t){entry[n], sizeof(entry[n]), 0, 0, 0}, &b)
-#define DONE() (newline |= b.newline, lens[n++] = b.units)
+#define DONE()  (newline |= b.newline, lens[n++] = b.units)
   if (a->has & LCR_HAS_PORT)
     putf(ENTRY(), "port: %d", a->port), DONE();
   if ((a->has & LCR_HAS_HOST) && a->host != NULL) {
