@@ -279,11 +279,15 @@ class DryContext:
 # Values as JavaScript source
 
 def js_str(s: str) -> str:
-    """A string as a JavaScript literal: quotes, backslashes, NUL and the
-    white space that would break a line (a tab, a newline) escaped."""
+    """A string as a JavaScript literal: quotes, backslashes, NUL, the
+    white space that would break a line (a tab, a newline) and every other
+    control character (C0, DEL, C1, and the line and paragraph separators)
+    escaped, so that a call reads on one line."""
     for a, b in (("\\", "\\\\"), ("'", "\\'"), ("\0", "\\0"), ("\n", "\\n"), ("\r", "\\r"),
                  ("\t", "\\t")):
         s = s.replace(a, b)
+    s = "".join(f"\\x{ord(c):02X}" if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F
+                else f"\\u{ord(c):04X}" if c in "\u2028\u2029" else c for c in s)
     return "'" + s + "'"
 
 
