@@ -473,3 +473,15 @@ def test_whoami_says_who_runs_the_implementation(guard):
 def test_whoami_runs_as_nobody_without_capabilities(guard):
     uid, gid, capeff, capbnd = whoami(guard).groups()
     assert (uid, capeff) == ("65534", "0" * 16), f"uid={uid} gid={gid} capeff={capeff}"
+
+
+def test_path_with_a_nul_inside_is_a_fail_not_a_driver_error(tmp_path):
+    # A runner's address() may name "a\0b": no file has such a name, and the
+    # driver's own path calls would raise ValueError on it.
+    from types import SimpleNamespace
+    from listen_conformance.executor import Executor
+    from listen_conformance.verdicts import Fail
+    ex = SimpleNamespace(dir=str(tmp_path), run_id="r", idx=0)
+    with pytest.raises(Fail, match="NUL byte"):
+        Executor.inside(ex, "lc.sock\0tail", "server S1's address()")
+    assert Executor.inside(ex, "lc.sock", "x") == str(tmp_path.resolve() / "lc.sock")

@@ -535,6 +535,9 @@ class Executor:
                 raise Fail(f"{what} names an abstract socket that is not the scenario's",
                            "one of the scenario's names", repr(path[:80]))
             return path
+        if "\0" in path:
+            raise Fail(f"{what} is a path with a NUL byte inside it, which no file can have",
+                       "a path in the scenario's directory", repr(path[:200]))
         full = os.path.realpath(os.path.join(self.dir, path))
         if not full.startswith(os.path.realpath(self.dir) + os.sep):
             raise Fail(f"{what} names a path outside the scenario's directory; the harness "
