@@ -53,6 +53,7 @@ class Executor:
         self.ports: dict[str, socket.socket] = {}
         self.occupants: dict[str, socket.socket] = {}
         self.fds: dict[str, int] = {}
+        self.signal_servers: set[str] = set()  # the servers `@signal` was given to
         self.last_port: dict[str, int] = {}
         self.last_addr: dict[str, object] = {}
         self.node_version_ok = node_version_ok

@@ -162,6 +162,12 @@ class Listen:
                 cmd.update(to_c(args))
             except NotExpressible as e:
                 raise Skip(f"the C shim ABI cannot express this call ({e})") from None
+            if cmd.get("signal"):
+                ex.signal_servers.add(cmd["srv"])
+                if len(ex.signal_servers) > 1:
+                    # lc_shim.h: abort(server) aborts that server's own signal.
+                    raise Skip("the C shim ABI gives each server an abort signal of its own: "
+                               "one signal shared by two servers cannot be expressed")
         else:
             cmd["args"] = to_protocol(args)
         r = ex.call(cmd)
@@ -444,20 +450,30 @@ class Events:
 
 @kind
 class Error:
-    name, group, value, keys, asserting = "error", EXPECT, dict, SRV, True
+    name, group, value, keys, asserting = "error", EXPECT, dict, {"of": str, **SRV}, True
     example = ("`{ error = { code = ..., errno = ..., syscall = ..., address = ..., port = ..., "
                "message = ... } }`")
-    doc = ("fields of the last `'error'` emitted; `message` is the exact text, with "
+    doc = ("fields of the last `'error'` emitted (`of = \"C1\"`: of the error the last call "
+           "of callback C1 was given); `message` is the exact text, with "
            "`{@port:P}`, `{@path:NAME}`... inside it standing for the token's value; `port = -1`: "
-           "no port (or -1, as a pipe's error has). At "
+           "no port (or -1, as a pipe's error has); `\"@null\"`: no such field. At "
            "`must` only `code` is judged (the text names `e.code` alone), the other fields "
            "at `node`")
 
     def run(ex, step):
         srv = ex.srv(step)
-        errs = [e for e in ex.emissions(srv, "error")]
-        if not errs:
-            raise Fail(f"server {srv} emitted no 'error'", step["error"], "no error")
+        if "of" in step:
+            what = f"callback {step['of']}"
+            errs = [e for e in ex.events if e["ev"] == "call" and e.get("label") == step["of"]
+                    and isinstance(e.get("error"), dict)]
+            if not errs:
+                raise Fail(f"{what} was never called with an error", step["error"],
+                           "no such call")
+        else:
+            what = f"the 'error' server {srv} emitted"
+            errs = [e for e in ex.emissions(srv, "error")]
+            if not errs:
+                raise Fail(f"server {srv} emitted no 'error'", step["error"], "no error")
         got = errs[-1].get("error") or {}
         # No port: the JavaScript adapter reports -1 (as Node's pipe errors
         # carry), a C host null (lc_error_t's port -1); both read as -1.
@@ -467,15 +483,15 @@ class Error:
         want = resolve(fields, ex)
         bad = {k: got.get(k) for k, v in want.items() if v != ANY and got.get(k) != v}
         if "code" in bad:
-            raise Fail("the error's code differs", want.get("code"), got.get("code"),
+            raise Fail(f"the code of {what} differs", want.get("code"), got.get("code"),
                        detail=[f"all fields: {({k: got.get(k) for k in want})}"])
         # The text names `e.code` alone: the other fields are Node's (levels.py).
         if bad:
-            raise Fail("the error's fields differ", want, {k: got.get(k) for k in want},
+            raise Fail(f"the fields of {what} differ", want, {k: got.get(k) for k in want},
                        level=NODE)
         if "message" in step["error"]:
             try:
-                check_message(f"the 'error' server {srv} emitted",
+                check_message(what,
                               interpolate(step["error"]["message"], ex), got.get("message"))
             except Fail as f:
                 f.level = NODE
@@ -489,6 +505,9 @@ class Error:
                 continue
             val = "any value" if v == "@any" else (v if k == "code" else w.value(v))
             fields.append(f"{k} {val}")
+        if "of" in step:
+            return f"The error the last call of {step['of']} was given has " \
+                + w.and_(fields) + "."
         return f"The last 'error' {w.srv_name(step.get('srv', 'A'))} emitted has " \
                + w.and_(fields) + "."
 

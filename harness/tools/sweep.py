@@ -35,7 +35,8 @@ checkout's, e.g. a git worktree's), relinks the shim (the build tree's own link
 command, with a copy of liblcref.a holding the mutated object) and runs, as
 the newest line and then, while it survives, as each older one, only the
 scenarios that PASS in that line's baseline and reach the mutated line(s),
-stopping at the first that does not PASS: a scenario that never runs that code
+stopping at the first that does not PASS (every process of these runs uses
+glibc's checking malloc, so a write past a block is a CRASH): a scenario that never runs that code
 cannot see the change (one that reaches none at any line is a survivor without
 a run).  A mutated operand on a continuation line, which has no code of its
 own in the line table, counts as reached by its statement's first line with
@@ -457,6 +458,23 @@ class Builder:
 # ---------------------------------------------------------------------------
 # Running the suite
 
+def malloc_check_env() -> dict:
+    """glibc's checking malloc for every process of the runs (libc_malloc_debug,
+    glibc.malloc.check=3): a mutant that writes past a block (a table grown
+    too little, a copy one element too long) aborts at the next free() of it,
+    a CRASH, instead of running on over memory nobody reads.  {} when this
+    glibc has no such library (the mutants then may survive)."""
+    import glob
+    libs = sorted(glob.glob("/usr/lib/*/libc_malloc_debug.so.0")
+                  + glob.glob("/lib/*/libc_malloc_debug.so.0"))
+    if not libs:
+        return {}
+    pre = " ".join(p for p in [libs[0], os.environ.get("LD_PRELOAD", "")] if p)
+    tun = ":".join(p for p in ["glibc.malloc.check=3", os.environ.get("GLIBC_TUNABLES", "")]
+                   if p)
+    return {"LD_PRELOAD": pre, "GLIBC_TUNABLES": tun}
+
+
 class Worker:
     """A driver process that runs scenarios against one shim after another
     (`sweep.py --worker`): the table, the capabilities and the run directory
@@ -464,6 +482,7 @@ class Worker:
 
     def __init__(self, build: pathlib.Path):
         env = dict(os.environ, LC_WAIT_MS=os.environ.get("LC_WAIT_MS", "500"))
+        env.update(malloc_check_env())
         env["PYTHONPATH"] = os.pathsep.join(
             [str(ROOT / "harness")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
                                        if p])
