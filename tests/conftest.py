@@ -49,6 +49,6 @@ def pick(n=2, pred=lambda sc: True):
 
 
 def listens_on_port_form(sc):
-    first = next((s for s in sc["steps"] if "listen" in s), None)
+    first = next((s for s in sc["steps"] if next(iter(s)) == "listen"), None)
     return first is not None and not first.get("throws") and \
         any("wait" in s and s["wait"] == "listening" for s in sc["steps"])

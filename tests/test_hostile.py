@@ -42,7 +42,7 @@ def connects_to_its_path(sc):
     """Listens on a path (first listen), then connects to the server's address
     (not to a path of its own) without checking address() first."""
     steps = sc["steps"]
-    first = next((i for i, s in enumerate(steps) if "listen" in s), None)
+    first = next((i for i, s in enumerate(steps) if next(iter(s)) == "listen"), None)
     if first is None or steps[first].get("throws"):
         return False
     args = steps[first]["listen"]

@@ -50,7 +50,7 @@ ANYWHERE = {"listen", "error.code", "wait:listening", "wait:error", "wait:connec
 SPEAKS_OF = {
     "L-START": set(),
     "L-KIND": {"file"},                    # an IPC server listens on a path
-    "L-SIG-HANDLE": set(),
+    "L-SIG-HANDLE": {"connect.port"},     # "on its own address and port"
     "L-SIG-OPTIONS": set(),
     "L-SIG-PATH": {"file"},
     "L-SIG-PORT": set(),
@@ -76,6 +76,7 @@ FEATURE_WORDS = {
     "file.gone": "a socket file removed (close() unlinking it)",
     "connect.via": "a connection through a chosen address (the default host)",
     "connect.user": "a connection as another user (the socket file's mode)",
+    "connect.port": "a connection to a chosen port (not the server's own)",
     "listen.returns": "listen()'s return value",
     "close.returns": "close()'s return value",
 }
@@ -114,7 +115,7 @@ def features(step: dict) -> list[str]:
     if kind == "sockopt":
         return [f"sockopt:{k}" for k in v] if isinstance(v, dict) else ["sockopt"]
     if kind == "connect":
-        return [f"connect:{v}"] + [f"connect.{k}" for k in ("via", "user") if k in step
+        return [f"connect:{v}"] + [f"connect.{k}" for k in ("via", "user", "port") if k in step
                                    and not (k == "via" and step[k] == "kernel")]
     if kind == "file":
         out = ["file"]

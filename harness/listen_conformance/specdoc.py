@@ -293,6 +293,8 @@ def _s_connect(w, step):
         target = (target + " " if target else "") + "where the kernel shows it"
     elif "via" in step:
         target = (target + " " if target else "") + f"via {step['via']}"
+    if "port" in step:
+        target = (target + " " if target else "") + f"port {w.value(step['port'])}"
     if "user" in step:
         target += f" as {step['user']}"
     outcome = {"ok": "ok", "refused": "refused", "eacces": "EACCES"}.get(

@@ -667,15 +667,21 @@ class Sockopt:
 @kind
 class Connect:
     name, group, value, asserting = "connect", EXPECT, str, True
-    keys = {"via": str, "user": str, "path": str, **SRV}
+    keys = {"via": str, "user": str, "path": str, "port": (int, str), **SRV}
     example = '`{ connect = "ok" }` / `"refused"` / `"eacces"`'
     doc = ("a real connection from the harness to the server's address over loopback "
            "(`via = \"127.0.0.1\"` picks the address; `via = \"kernel\"`: to where the "
            "kernel shows the server listening, through the loopback of the bound family, "
-           "not `address()`; `user = \"nobody\"` connects as that user)")
+           "not `address()`; `port = \"@port:P\"`: to that port instead of the server's, "
+           "the port a handle was bound to, say; `user = \"nobody\"` connects as that user)")
 
     def run(ex, step):
         target = ex.kernel_target(step) if step.get("via") == "kernel" else ex.target(step)
+        if "port" in step:
+            if not isinstance(target, tuple):
+                raise Fail(f"server {ex.srv(step)} listens on a path, not on a port",
+                           "a TCP server", target)
+            target = (target[0], resolve(step["port"], ex))
         user = step.get("user")
         if user and not ex.caps.root:
             raise Skip(f"connecting as '{user}' needs the harness to run as root")
@@ -695,6 +701,8 @@ class Connect:
             extra += " (through the loopback address of the bound family)"
         elif "via" in step:
             extra += f" through {step['via']}"
+        if "port" in step:
+            target = f"port {w.value(step['port'])} of {target}"
         if "user" in step:
             extra += f" as user {step['user']}"
         outcome = {"ok": "succeeds", "refused": "is refused (ECONNREFUSED)",

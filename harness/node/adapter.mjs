@@ -17,6 +17,7 @@
 // flags; on a runtime without Node's socket wraps only `mksock` is
 // unavailable: `hello` lists it in `lacks` and `mksock` answers an error.
 
+import childProcess from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { createRequire } from 'node:module';
@@ -170,7 +171,7 @@ function newScenario(id) {
     id,
     servers: new Map(),   // name -> net.Server
     fns: new Map(),       // label -> reporting function
-    handles: new Map(),   // mksock name -> {handle, adopted, closed}
+    handles: new Map(),   // mksock name -> {handle, adopted, taken, inode, closed}
     waiter: null,         // the `run` in progress
     ac: new AbortController(),
     quiet: false,         // true during teardown: nothing is reported
@@ -298,12 +299,29 @@ function callImpl(seq, f, server) {
   return server === undefined ? { r: 'ok', seq } : { r: 'ok', seq, self: ret === server };
 }
 
+// A handle object a server uses as its own is `adopted` (the server closes
+// it); a handle whose descriptor a server opened a wrap of its own on
+// (listen({ fd })) is `taken`: the socket is the implementation's from then
+// on, as a descriptor inherited by a process is its own.
 function markAdopted() {
   if (!st) return;
   for (const h of st.handles.values()) {
     for (const s of st.servers.values()) {
-      if (s._handle && s._handle === h.handle) h.adopted = true;
+      if (!s._handle) continue;
+      if (s._handle === h.handle) h.adopted = true;
+      else if (h.inode && s._handle.fd === h.handle.fd) h.taken = true;
     }
+  }
+}
+
+// What descriptor `fd` of this process is ("socket:[INODE]"), or null where
+// /proc cannot say.
+function fdTarget(fd) {
+  if (typeof fd !== 'number' || fd < 0) return null;
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch (e) {
+    return e && e.code === 'ENOENT' ? '' : null;
   }
 }
 
@@ -347,21 +365,73 @@ function mksock(cmd) {
   } else {
     throw new AdapterError(`mksock: unknown family ${JSON.stringify(family)}`);
   }
-  const entry = { handle, adopted: false, closed: false };
+  const entry = { handle, adopted: false, taken: false, inode: null, closed: false };
   // A connection to a listening handle nobody adopted is closed at once
   // (net.Server replaces this when it adopts the handle).
   handle.onconnection = (_status, client) => { if (client) client.close(); };
   if (err === 0 && cmd.listen) {
     what += ' (listen)';
-    err = handle.listen(typeof cmd.backlog === 'number' ? cmd.backlog : 511);
+    try {
+      err = listenElsewhere(cmd.name, handle, family === 'unix' ? 'pipe_wrap' : 'tcp_wrap',
+                            typeof cmd.backlog === 'number' ? cmd.backlog : 511);
+    } catch (e) {
+      handle.close();
+      throw e;
+    }
   }
   if (err !== 0) {
     handle.close();
     throw new AdapterError(`mksock ${cmd.name}: ${family} ${what} failed: ` +
       `${b.errname(err)} (${err})`);
   }
+  entry.inode = fdTarget(handle.fd) || null;
   st.handles.set(cmd.name, entry);
   return handle.fd;
+}
+
+// `listen: true`: a socket that already listens, but that this process's
+// event loop does not watch -- what a process holds on a socket inherited
+// from a parent that listened on it (Node's test-listen-fd-server).  The
+// handle cannot listen here: libuv would watch its fd, and listen({ fd })
+// would then be refused (uv_tcp_open: EEXIST, an fd its loop already
+// watches).  So a short-lived helper, the same runtime started with no flag
+// but --expose-internals when this one has it, gets the socket as its fd 3,
+// makes it listen through a wrap of its own and exits: the socket listens
+// (the state is the socket's, not the descriptor's) and only this process
+// holds it.  spawnSync runs on a loop of its own and closes its pipes before
+// it returns, and the helper is reaped by then: nothing of it outlives the
+// command.  Returns 0 or the helper's libuv error number.
+const LISTEN_HELPER = `'use strict';
+const [kind, backlog] = process.argv.slice(1);
+let b;
+try { b = process.binding(kind); } catch { b = require('internal/test/binding').internalBinding(kind); }
+const h = new (kind === 'tcp_wrap' ? b.TCP : b.Pipe)(b.constants.SERVER);
+let err = h.open(3);
+if (err === 0) err = h.listen(Number(backlog));
+if (err !== 0) process.stderr.write('uv error ' + err + '\\n');
+process.exit(err === 0 ? 0 : 3);
+`;
+const LISTEN_HELPER_MS = 10000;
+
+function listenElsewhere(name, handle, kind, backlog) {
+  if (typeof handle.fd !== 'number' || handle.fd < 0) {
+    throw new AdapterError(`mksock ${name}: listen needs a bound socket (bind = true)`);
+  }
+  const flags = process.execArgv.includes('--expose-internals') ? ['--expose-internals'] : [];
+  const r = childProcess.spawnSync(process.execPath,
+    [...flags, '-e', LISTEN_HELPER, kind, String(backlog)],
+    { stdio: ['ignore', 'ignore', 'pipe', handle.fd], timeout: LISTEN_HELPER_MS,
+      killSignal: 'SIGKILL', encoding: 'utf8' });
+  const said = String(r.stderr || '').trim();
+  const m = /^uv error (-\d+)$/m.exec(said);
+  if (r.status === 3 && m) return Number(m[1]);
+  if (r.error || r.status !== 0) {
+    const how = r.error ? `${r.error.code || ''} ${r.error.message}`.trim()
+      : r.signal ? `signal ${r.signal}` : `exit status ${r.status}`;
+    throw new AdapterError(`mksock ${name}: the helper process (${process.execPath}) that ` +
+      `makes the socket listen failed: ${how}${said ? `: ${said.slice(0, 400)}` : ''}`);
+  }
+  return 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -408,6 +478,22 @@ function closeHandle(h) {
   });
 }
 
+// A handle no server adopted.  Its descriptor may no longer be the socket
+// mksock made: the implementation took it (listen({ fd })) and closed it --
+// the number may name another descriptor by now, so the wrap is not closed
+// (that would close the number again), only unreferenced.  A socket the
+// implementation took and still holds once its servers are closed is left
+// open too: the driver, which reads the fd tables from /proc, reports it as
+// the implementation's leak (closing it here would hide the leak).  Only a
+// socket no server took is the runner's to close.
+function releaseHandle(h) {
+  if (h.inode && (h.taken || fdTarget(h.handle.fd) !== h.inode)) {
+    if (typeof h.handle.unref === 'function') h.handle.unref();
+    return Promise.resolve();
+  }
+  return closeHandle(h);
+}
+
 async function teardown() {
   const S = st;
   S.quiet = true;
@@ -422,7 +508,7 @@ async function teardown() {
     }
     for (const h of S.handles.values()) {
       // A handle a server adopted is closed by that server.
-      if (!h.closed && !h.adopted) { h.closed = true; await closeHandle(h); }
+      if (!h.closed && !h.adopted) { h.closed = true; await releaseHandle(h); }
     }
     await immediate();
     await immediate();
