@@ -46,10 +46,10 @@ def test_a_symbolic_link_is_followed_and_a_missing_file_is_a_problem(tmp_path):
 
 
 def test_without_namespaces_the_scenarios_skip_with_the_reason(monkeypatch):
-    monkeypatch.setattr(hosts, "_PROBLEM", ["it takes a mount namespace of the runner's own"])
+    monkeypatch.setattr(hosts, "_PROBLEM", ["a mount namespace of the runner's own needs root"])
     why = Capabilities({}).missing(["hosts"])
     assert why.startswith("needs names of the suite's own in the implementation's /etc/hosts")
-    assert why.endswith("it takes a mount namespace of the runner's own")
+    assert why.endswith("a mount namespace of the runner's own needs root")
     assert Capabilities({"LC_WITHOUT": "hosts"}).missing(["hosts"]).startswith(
         "denied by LC_WITHOUT")
 

@@ -167,9 +167,10 @@ def problem() -> str | None:
 def _probe() -> str | None:
     from . import containment
     if not containment.available():
-        return "it takes a mount namespace of the runner's own: root, unshare, setpriv, prlimit"
+        return ("a mount namespace of the runner's own needs root, and unshare, setpriv "
+                "and prlimit")
     if not shutil.which("mount") or not shutil.which("sh"):
-        return "it takes mount(8) and sh"
+        return "it needs mount(8) and sh"
     files = Files()
     try:
         cmd = ["unshare", "--mount", *wrapper(files), "grep", "-qF", MARK, "/etc/hosts"]
