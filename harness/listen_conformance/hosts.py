@@ -61,9 +61,12 @@ NAMES = {
     ],
     # Node's test: fe80::1, then ::1.
     "lc-link-local-loopback6.test": ["fe80::1", "::1"],
-    # Both unreachable for glibc's sort, so fe80::1 stays first: the name
-    # on which a link-local filter shows.
-    "lc-link-local-broadcast.test": ["fe80::1", "255.255.255.255"],
+    # All unreachable for glibc's sort, so the link-local answers stay first,
+    # in this order (IPv6 before IPv4): the name on which a link-local
+    # filter shows.  Both ends of fe80::/10 and an odd second byte, so that
+    # only a filter of the whole prefix reaches 255.255.255.255.
+    "lc-link-local-broadcast.test": ["fe80::1", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                                     "fe81::1", "255.255.255.255"],
 }
 
 MARK = "# listen-conformance: names of the suite (harness/listen_conformance/hosts.py)"
