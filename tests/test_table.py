@@ -55,6 +55,10 @@ def test_both_levels_are_used(loaded):
     ({"steps": [{"listen": [{"host": "h", "port": -1}], "throws": "E", "message": "m"}]},
      "write the options in the order a C shim writes them back"),
     ({"call": "server.listen()"}, "the Call line is made from the steps"),
+    ({"steps": [{"listen": [0, "lc-link-local-only.test"]}, {"wait": "error"}]},
+     "resolves the suite's own host name 'lc-link-local-only.test': needs \"hosts\""),
+    ({"steps": [{"listen": [0, "nowhere.test"]}, {"wait": "error"}], "needs": ["hosts"]},
+     "host name 'nowhere.test' is under .test but is none of the suite's own"),
 ])
 def test_lint_names_the_problem(loaded, broken, problem):
     clauses, _ = loaded

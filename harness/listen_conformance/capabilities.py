@@ -2,7 +2,7 @@
 the machine lacks is SKIPped with the reason, never failed.
 
 A user can deny capabilities the machine has, to see what the suite still
-catches without them: LC_WITHOUT=ipv6,abstract,nonroot SKIPs every scenario
+catches without them: LC_WITHOUT=ipv6,abstract,nonroot,hosts SKIPs every scenario
 that rests on one of them ("umask" denies the scenarios that set a umask of
 their own).  What a scenario rests on is decided here, once (`rests_on`);
 harness/tools/mutants.py asks the same question of each mutant's kills."""
@@ -12,6 +12,7 @@ import os
 import pwd
 import socket
 
+from . import hosts
 from .table import NEEDS
 
 # The unprivileged user the implementation runs as (every scenario but those
@@ -89,4 +90,7 @@ class Capabilities:
             if n == "low-ports-privileged" and not self.low_ports_privileged:
                 return ("needs ports below 1024 to be privileged "
                         "(net.ipv4.ip_unprivileged_port_start is <= 80 here)")
+            if n == "hosts" and hosts.problem() is not None:
+                return ("needs names of the suite's own in the implementation's /etc/hosts "
+                        f"(a private copy in its mount namespace): {hosts.problem()}")
         return None

@@ -48,7 +48,7 @@ def build_parser() -> Parser:
                    help="only scenarios that check this clause (repeatable)")
     s.add_argument("--needs", metavar="CAP",
                    help="only scenarios that need this capability (ipv6, nonroot, abstract, "
-                        "low-ports-privileged), or 'none' for those that need nothing")
+                        "low-ports-privileged, hosts), or 'none' for those that need nothing")
     s.add_argument("--applies", choices=("c", "js", "all"),
                    help="c / js: the scenarios a C implementation / a JavaScript runtime "
                         "runs; all: those that apply to every implementation")

@@ -6,7 +6,9 @@ As root (the normal case), a runner is started as
 
     unshare --pid --fork --kill-child --mount-proc  RUNNER...
 
-so that it is PID 1 of a PID namespace of its own, with its own /proc.  Every
+so that it is PID 1 of a PID namespace of its own, with its own /proc (and a
+mount namespace of its own, where hosts.py puts a private /etc/hosts with the
+suite's own names before the runner is executed).  Every
 process the implementation makes, from the moment its code is loaded (shared
 library constructors and the handshake included), lives in that namespace;
 when the runner dies the kernel ends every process in it, and the `unshare`
@@ -71,9 +73,10 @@ def default_user() -> str | None:
         return None
 
 
-def wrap(kind: str, argv: list[str], user: str | None) -> list[str]:
+def wrap(kind: str, argv: list[str], user: str | None, hosts=None) -> list[str]:
     """The command that runs `argv` (a runner: lc-host SHIM or RUNTIME ADAPTER)
-    contained, as `user` (None: the driver's own user)."""
+    contained, as `user` (None: the driver's own user); `hosts` (hosts.Files):
+    the private /etc/hosts mounted in its namespace first."""
     ids = user_ids(user)
     if kind == "c":
         host, *rest = argv
@@ -92,7 +95,11 @@ def wrap(kind: str, argv: list[str], user: str | None) -> list[str]:
         inner += argv
     if not available():
         return argv
-    return ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", *inner]
+    first = []
+    if hosts is not None:
+        from . import hosts as hosts_mod
+        first = hosts_mod.wrapper(hosts)
+    return ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", *first, *inner]
 
 
 def die_with_parent():

@@ -21,6 +21,7 @@ from shutil import which
 import time
 
 from . import containment, elfinfo, lines, paths
+from . import hosts as hosts_mod
 
 
 class RunnerLost(Exception):
@@ -204,7 +205,7 @@ class _StderrRing:
 
 class Runner:
     def __init__(self, argv: list[str], user: str | None = None, name: str = "",
-                 env: dict | None = None, kind: str = "c"):
+                 env: dict | None = None, kind: str = "c", hosts=None):
         self.argv = argv
         self.user = user
         self.name = name or argv[0]
@@ -214,7 +215,11 @@ class Runner:
         self.buf = b""
         self.events: list[dict] = []
         self.contained = containment.available()
-        self.cmd = containment.wrap(kind, argv, user)
+        try:
+            self.cmd = containment.wrap(kind, argv, user, hosts)
+        except OSError as e:
+            raise SetupError(f"cannot give runner {shlex.join(argv)} a private /etc/hosts: "
+                             f"{e.strerror or e}") from None
         try:
             self.proc = subprocess.Popen(
                 self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -445,6 +450,9 @@ class Impl:
         self.file_name = None           # its name from the file, once take_own_name() ran
         self.kind, self.argv, self.name = _resolve(spec, self)
         self._runners: dict[str | None, Runner] = {}
+        # The private /etc/hosts of its runners (hosts.py), where the machine
+        # allows one.
+        self.hosts = hosts_mod.Files() if hosts_mod.problem() is None else None
 
     def take_own_name(self, info: dict | None):
         """A shim library given by its path is named as it names itself (the
@@ -469,7 +477,8 @@ class Impl:
         if r is None or not r.alive():
             if r is not None:
                 r.close(force=True)
-            r = Runner(self._argv_for(user), user=user, name=self.name, kind=self.kind)
+            r = Runner(self._argv_for(user), user=user, name=self.name, kind=self.kind,
+                       hosts=self.hosts)
             self._runners[user] = r
         return r
 
@@ -504,6 +513,8 @@ class Impl:
             import shutil
             shutil.rmtree(self.share, ignore_errors=True)
             self.share = None
+        if self.hosts:
+            self.hosts.close()
 
 
 def _resolve(spec: str, impl: Impl):

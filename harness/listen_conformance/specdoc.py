@@ -34,7 +34,9 @@ NEEDS_WORDS = {"ipv6": "IPv6 on the loopback interface (::1)",
                "nonroot": "running the implementation as an unprivileged user (nobody)",
                "root": "running the implementation as root (privileged)",
                "abstract": "Linux abstract socket names",
-               "low-ports-privileged": "ports below 1024 being privileged"}
+               "low-ports-privileged": "ports below 1024 being privileged",
+               "hosts": "names of the suite's own in the implementation's /etc/hosts "
+                        "(a private copy in its mount namespace: root)"}
 
 
 # ---------------------------------------------------------------------------
@@ -567,7 +569,8 @@ def _html(text: str) -> str:
 LEVEL_SHORT = {MUST: "required by the text", NODE: "Node.js behaviour"}
 APPLIES_SHORT = {"c": "C implementations only", "js": "JavaScript runtimes only"}
 NEEDS_SHORT = {"ipv6": "IPv6 on loopback", "nonroot": "a non-root user", "root": "root",
-               "abstract": "abstract sockets", "low-ports-privileged": "privileged low ports"}
+               "abstract": "abstract sockets", "low-ports-privileged": "privileged low ports",
+               "hosts": "the suite's host names"}
 
 
 # ---------------------------------------------------------------------------

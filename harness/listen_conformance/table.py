@@ -19,7 +19,7 @@ from .levels import (LEVELS, MUST, STEP_KEYS, beyond_text, cited, feature_words,
                      step_level)
 from .steps import KINDS, THROW_CLASSES, has_type, is_asserting, step_kind, type_name
 APPLIES = ("all", "c", "js")
-NEEDS = ("ipv6", "nonroot", "root", "abstract", "low-ports-privileged")
+NEEDS = ("ipv6", "nonroot", "root", "abstract", "low-ports-privileged", "hosts")
 
 # The Call line is made from the steps (calls.py), so that it cannot say
 # another call than they make.
@@ -179,6 +179,35 @@ def lint(sc: dict, clauses: dict) -> list[str]:
                                      and sc["text_vs_node"].strip()):
         out.append("text_vs_node must be a text: what the text requires, and what Node does")
     out += lint_levels(sc, clauses)
+    out += lint_host_names(sc)
+    return out
+
+
+def lint_host_names(sc: dict) -> list[str]:
+    """A name under `.test` is one of the suite's own (hosts.py): the
+    implementation's resolver answers it only from the private /etc/hosts, so
+    the name must be one hosts.NAMES lists and the scenario must need "hosts"."""
+    from .hosts import NAMES
+    out, used = [], []
+
+    def walk(v):
+        if isinstance(v, str):
+            if v.lower().rstrip(".").endswith(".test"):
+                used.append(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(sc.get("steps"))
+    for name in dict.fromkeys(used):
+        if name not in NAMES:
+            out.append(f"host name '{name}' is under .test but is none of the suite's own "
+                       f"(harness/listen_conformance/hosts.py: {', '.join(NAMES)})")
+    own = [n for n in used if n in NAMES]
+    if own and "hosts" not in sc.get("needs", []):
+        out.append(f"resolves the suite's own host name '{own[0]}': needs \"hosts\"")
     return out
 
 

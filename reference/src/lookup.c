@@ -1,8 +1,9 @@
 /* lookup.c — lookupAndListen(): listen() with a host, after lib/net.js of
- * Node.js v20.  The host is resolved as dns.lookup() resolves it (the
- * resolver, or a tick for an IP literal), then the server listens on the
- * first answer (lcr__setup_listen_handle, server.c) unless a later listen()
- * or close() made the answer stale.
+ * Node.js v20 and v22.  The host is resolved as dns.lookup() resolves it (the
+ * resolver, or a tick for an IP literal), then the server listens on one
+ * answer (lcr__setup_listen_handle, server.c) unless a later listen() or
+ * close() made the answer stale: the first, or since 22.8.0 the first that
+ * is not an IPv6 link-local address (node_line.h).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -59,8 +60,34 @@ static void lookup_done(lookup_t *lk, int status, const char *ip, int family) {
   lcr__setup_listen_handle(s, &spec);
 }
 
+/* An IPv6 link-local address: fe80::/10, as Node tells one (the first
+ * byte 0xfe, the next two bits 10). */
+static int is_link_local(const struct addrinfo *ai) {
+  const unsigned char *b;
+
+  if (ai->ai_family != AF_INET6)
+    return 0;
+  b = ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr.s6_addr;
+  return b[0] == 0xfe && (b[1] & 0xc0) == 0x80;
+}
+
+/* The answer lookupAndListen binds: dns.lookup()'s first (before 22.8.0);
+ * since, of all its answers, the first that is not IPv6 link-local, and the
+ * first when they all are (nodejs/node#54264). */
+static const struct addrinfo *chosen_answer(const lcr_loop_t *loop,
+                                            const struct addrinfo *res) {
+  const struct addrinfo *ai;
+
+  if (lcr__node_has(loop, LCR__NODE_SKIP_LINK_LOCAL))
+    for (ai = res; ai != NULL; ai = ai->ai_next)
+      if (!is_link_local(ai))
+        return ai;
+  return res;
+}
+
 static void on_getaddrinfo(uv_getaddrinfo_t *req, int status,
                            struct addrinfo *res) {
+  const struct addrinfo *ai;
   char ip[INET6_ADDRSTRLEN];
   lookup_t *lk;
   lcr_server_t *s;
@@ -71,14 +98,15 @@ static void on_getaddrinfo(uv_getaddrinfo_t *req, int status,
   ip[0] = '\0';
   family = 4;
 
-  /* dns.lookup() without options: the first answer, in the resolver's
-   * order (verbatim, the default since Node 17). */
+  /* The answers in the resolver's order (verbatim, the default since
+   * Node 17). */
   if (status == 0 && res != NULL) {
-    if (res->ai_family == AF_INET6) {
-      uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, ip, sizeof(ip));
+    ai = chosen_answer(s->loop, res);
+    if (ai->ai_family == AF_INET6) {
+      uv_ip6_name((const struct sockaddr_in6 *)ai->ai_addr, ip, sizeof(ip));
       family = 6;
     } else {
-      uv_ip4_name((struct sockaddr_in *)res->ai_addr, ip, sizeof(ip));
+      uv_ip4_name((const struct sockaddr_in *)ai->ai_addr, ip, sizeof(ip));
     }
   } else if (status == 0) {
     status = UV_EAI_NONAME;

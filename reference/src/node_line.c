@@ -63,6 +63,14 @@ const lcr__node_change_info_t lcr__node_changes[LCR__NODE_CHANGE_COUNT_] = {
      "there is no reusePort option: listen({reusePort: true}) is accepted and "
      "SO_REUSEPORT stays unset",
      "reusePort: true binds with UV_TCP_REUSEPORT (SO_REUSEPORT=1)"},
+    {LCR__NODE_SKIP_LINK_LOCAL,
+     "skip-link-local",
+     {ONWARDS(LCR_NODE_SINCE_SKIP_LINK_LOCAL)},
+     "listen(port, host) binds the resolver's first answer for the host, an "
+     "IPv6 link-local address (fe80::/10) included",
+     "listen(port, host) binds the first of the resolver's answers that is "
+     "not an IPv6 link-local address (fe80::/10), and the first answer only "
+     "when they all are"},
 };
 
 int lcr__node_version_has(uint64_t version, lcr__node_change_t change) {

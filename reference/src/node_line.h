@@ -43,6 +43,11 @@
  * 22.17.0 and 24.2.0; no 23.x has it. */
 #define LCR_NODE_SINCE_PIPE_CHMOD_EXACT_22 LCR_NODE_V(22, 17, 0)
 #define LCR_NODE_SINCE_PIPE_CHMOD_EXACT_24 LCR_NODE_V(24, 2, 0)
+/* nodejs/node#54264 ('net: exclude ipv6 loopback addresses from
+ * server.listen', semver-minor), in 22.8.0 (hence every 23 and 24): a host is
+ * looked up with all its answers, and the first that is not an IPv6
+ * link-local address (fe80::/10) is bound; no 20.x has it. */
+#define LCR_NODE_SINCE_SKIP_LINK_LOCAL LCR_NODE_V(22, 8, 0)
 
 /* ------------------------------------------------------------------------ */
 
@@ -53,6 +58,7 @@ typedef enum lcr__node_change_e {
   LCR__NODE_PIPE_CHMOD_EXACT,        /* readableAll / writableAll: = mode */
   LCR__NODE_IPV6ONLY_WITHOUT_HOST,   /* ipv6Only counts without a host */
   LCR__NODE_REUSE_PORT,              /* the reusePort option exists */
+  LCR__NODE_SKIP_LINK_LOCAL,         /* link-local answers passed over */
   LCR__NODE_CHANGE_COUNT_
 } lcr__node_change_t;
 

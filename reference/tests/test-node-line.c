@@ -58,19 +58,26 @@ Test(node_line, releases_in_between) {
       BIT(LCR__NODE_PIPE_ABSTRACT_EXACT) | BIT(LCR__NODE_PIPE_UNLINK_TRUNCATED);
   unsigned flags =
       BIT(LCR__NODE_IPV6ONLY_WITHOUT_HOST) | BIT(LCR__NODE_REUSE_PORT);
+  unsigned link_local = BIT(LCR__NODE_SKIP_LINK_LOCAL);
 
   cr_assert(eq(u32, changes_of(LCR_NODE_V(21, 9999, 9999)), 0));
   cr_assert(eq(u32, changes_of(LCR_NODE_V(22, 0, 0)), libuv_1_48));
-  cr_assert(eq(u32, changes_of(LCR_NODE_V(22, 11, 0)), libuv_1_48));
-  cr_assert(eq(u32, changes_of(LCR_NODE_V(22, 12, 0)), libuv_1_48 | flags));
-  cr_assert(eq(u32, changes_of(LCR_NODE_V(22, 16, 0)), libuv_1_48 | flags));
+  cr_assert(eq(u32, changes_of(LCR_NODE_V(22, 7, 9999)), libuv_1_48));
+  cr_assert(eq(u32, changes_of(LCR_NODE_V(22, 8, 0)), libuv_1_48 | link_local));
+  cr_assert(
+      eq(u32, changes_of(LCR_NODE_V(22, 11, 0)), libuv_1_48 | link_local));
+  cr_assert(eq(u32, changes_of(LCR_NODE_V(22, 12, 0)),
+               libuv_1_48 | link_local | flags));
+  cr_assert(eq(u32, changes_of(LCR_NODE_V(22, 16, 0)),
+               libuv_1_48 | link_local | flags));
   cr_assert(eq(u32, changes_of(LCR_NODE_V(22, 17, 0)),
                ALL_CHANGES & ~BIT(LCR__NODE_PIPE_NO_TRUNCATE)));
   /* 23.0.0: no truncation, but neither the flags nor the exact chmod */
   cr_assert(eq(u32, changes_of(LCR_NODE_V(23, 0, 0)),
-               libuv_1_48 | BIT(LCR__NODE_PIPE_NO_TRUNCATE)));
-  cr_assert(eq(u32, changes_of(LCR_NODE_V(23, 1, 0)),
-               libuv_1_48 | BIT(LCR__NODE_PIPE_NO_TRUNCATE) | flags));
+               libuv_1_48 | link_local | BIT(LCR__NODE_PIPE_NO_TRUNCATE)));
+  cr_assert(
+      eq(u32, changes_of(LCR_NODE_V(23, 1, 0)),
+         libuv_1_48 | link_local | BIT(LCR__NODE_PIPE_NO_TRUNCATE) | flags));
   cr_assert(eq(u32, changes_of(LCR_NODE_V(23, 11, 1)),
                ALL_CHANGES & ~BIT(LCR__NODE_PIPE_CHMOD_EXACT)));
   cr_assert(eq(u32, changes_of(LCR_NODE_V(24, 1, 0)),
