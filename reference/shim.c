@@ -362,6 +362,10 @@ static int shim_run(int timeout_ms) {
   return events_reported - start;
 }
 
+static int shim_hold_connections(lc_server_t *ss) {
+  return lcr_server_hold_connections(ss->srv, 1);
+}
+
 static void shim_server_free(lc_server_t *ss) {
   label_t *l;
 
@@ -378,20 +382,24 @@ static void shim_server_free(lc_server_t *ss) {
   free(ss);
 }
 
-/* The descriptor, as ABI 1.1 and as 1.0 (1.1 added nothing to it). */
-#define DESCRIPTOR(abi)                                                  \
+/* The descriptor, as ABI 1.2 and as 1.0 (1.1 added nothing to it; a 1.0
+ * or 1.1 host reads nothing past server_free). */
+#define DESCRIPTOR(abi, hold)                                            \
   {                                                                      \
     (abi), sizeof(lc_shim_t), "reference", "0.1.0", shim_init,           \
         shim_server_new, shim_on, shim_listen, shim_close, shim_address, \
-        shim_listening, shim_abort, shim_fd, shim_run, shim_server_free  \
+        shim_listening, shim_abort, shim_fd, shim_run, shim_server_free, \
+        (hold)                                                           \
   }
-static const lc_shim_t descriptor = DESCRIPTOR(LC_ABI_VERSION);
-static const lc_shim_t descriptor_1_0 = DESCRIPTOR(1u << 16);
+static const lc_shim_t descriptor =
+    DESCRIPTOR(LC_ABI_VERSION, shim_hold_connections);
+static const lc_shim_t descriptor_1_0 = DESCRIPTOR(1u << 16, NULL);
 
 LC_SHIM_EXPORT const lc_shim_t *lc_shim_entry(uint32_t offered_abi_version) {
-  /* We speak 1.1, and 1.0 to a 1.0 host (init() reads the 1.1 members of
-   * lc_host_t only when its size covers them).  A host older than 1.0 is
-   * refused; one of a later major gets 1.1 and decides itself. */
+  /* We speak 1.2, and 1.0 to a 1.0 or 1.1 host (init() reads the 1.1
+   * members of lc_host_t only when its size covers them, and such a host
+   * has no hold_connections).  A host older than 1.0 is refused; one of a
+   * later major gets 1.2 and decides itself. */
   if (offered_abi_version < (1u << 16))
     return NULL;
   if (offered_abi_version < LC_ABI_VERSION)

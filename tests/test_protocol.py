@@ -109,6 +109,38 @@ def test_a_unix_socket_made_by_the_runner(runner):
     assert runner.call({"op": "end"})["r"] == "ok"
 
 
+def test_hold_keeps_a_connection_and_close_waits_for_it(runner):
+    """`hold`: the accepted connection stays open (the client reads no end of
+    stream), close() emits nothing while it is open, and 'close' follows the
+    client's end; `end` is clean."""
+    assert "hold" not in runner.lacks, runner.lacks
+    begin(runner)
+    runner.events.clear()
+    assert runner.call({"op": "hold", "srv": "A"})["r"] == "ok"
+    cmd = {"op": "listen", "srv": "A"}
+    if runner.info["runner"] == "c-host":
+        cmd.update(form="port", port=0, host="127.0.0.1")
+    else:
+        cmd["args"] = [0, "127.0.0.1"]
+    assert runner.call(cmd)["r"] == "ok"
+    assert runner.call({"op": "run", "srv": "A", "until": "listening", "ms": 2000})["r"] == "ok"
+    port = runner.call({"op": "address", "srv": "A"})["value"]["port"]
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
+        r = runner.call({"op": "run", "srv": "A", "until": "connection", "ms": 2000})
+        assert r["r"] == "ok", r
+        assert runner.call({"op": "close", "srv": "A", "cb": "C"})["r"] == "ok"
+        assert runner.call({"op": "settle"})["r"] == "ok"
+        got = [(e["ev"], e.get("name")) for e in runner.events]
+        assert ("emit", "close") not in got, got
+        c.settimeout(0.2)
+        with pytest.raises(socket.timeout):
+            c.recv(1)             # the server's side is still open
+    r = runner.call({"op": "run", "srv": "A", "until": "close", "ms": 2000})
+    assert r["r"] == "ok", (r, runner.events)
+    end = runner.call({"op": "end"})
+    assert end["r"] == "ok" and end.get("clean") is True, end
+
+
 def test_an_unknown_op_is_an_error_not_a_crash(runner):
     begin(runner)
     r = runner.call({"op": "frobnicate"})

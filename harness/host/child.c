@@ -515,6 +515,23 @@ static int scenario_command(const lch__cmd_t *cmd) {
           "had no signal?)",
           rc);
     break;
+  case LCH_OP_HOLD:
+    /* ABI 1.2, optional: hello listed "hold" in `lacks` when it is not
+     * there, so the driver sends it only to a shim that has it. */
+    if (lch__cannot_hold[0]) {
+      lch__respond_error(1, cmd->seq, "hold: %s", lch__cannot_hold);
+      break;
+    }
+    g_sync = 1;
+    rc = lch__shim->hold_connections(s->srv);
+    g_sync = 0;
+    if (rc == 0)
+      lch__respond_ok(cmd);
+    else
+      lch__respond_error(1, cmd->seq,
+                         "hold: the shim's hold_connections() returned %d (%s)",
+                         rc, rc < 0 ? strerror(-rc) : "0 or a negative errno");
+    break;
   case LCH_OP_ADDRESS: do_address(cmd, s); break;
   case LCH_OP_LISTENING:
     rc = lch__shim->listening(s->srv);

@@ -107,6 +107,10 @@ void lch__do_begin(const lch__cmd_t *cmd);
 
 extern const char *lch__lib;       /* the shim's path, for messages */
 extern const lc_shim_t *lch__shim; /* the checked descriptor */
+/* Empty when the shim can keep accepted connections open (ABI 1.2
+ * hold_connections), else why not: `hello` lists "hold" in `lacks` with it,
+ * and the `hold` command answers an error. */
+extern char lch__cannot_hold[256];
 /* dlopen, handshake, descriptor checks; lch__fatal() on any failure.  fd,
  * when >= 0, is the shim opened before the privileges were dropped: loaded
  * through /proc/self/fd when the path itself is not readable (then closed). */

@@ -18,10 +18,18 @@
 #define LC_SHIM_SIZE_1_0 \
   (offsetof(lc_shim_t, server_free) + sizeof(((lc_shim_t *)0)->server_free))
 
+/* ABI 1.2: the first minor whose descriptor has hold_connections, and the
+ * size a descriptor must have to hold it. */
+#define LC_ABI_1_2 ((1u << 16) | 2u)
+#define LC_SHIM_SIZE_1_2                   \
+  (offsetof(lc_shim_t, hold_connections) + \
+   sizeof(((lc_shim_t *)0)->hold_connections))
+
 #define MAX_PRELOAD_FDS 256
 
 const char *lch__lib = "";
 const lc_shim_t *lch__shim;
+char lch__cannot_hold[256];
 /* The zygote's fds before the shim loaded: not the shim's. */
 static int g_preload_fds[MAX_PRELOAD_FDS], g_n_preload_fds;
 
@@ -100,6 +108,22 @@ void lch__load_shim(const char *lib, int fd) {
       lch__fatal("[%s] descriptor has no [%s] function (NULL in ABI 1.0)", lib,
                  fns[i].name);
   }
+  /* Optional members of later minors: read only when the shim answered that
+   * minor and its descriptor is long enough; absent is no error. */
+  if (d->abi_version < LC_ABI_1_2)
+    snprintf(lch__cannot_hold, sizeof(lch__cannot_hold),
+             "the shim speaks ABI %s; keeping accepted connections open "
+             "needs ABI 1.2 (lc_shim_t.hold_connections)",
+             theirs);
+  else if (d->size < LC_SHIM_SIZE_1_2)
+    snprintf(lch__cannot_hold, sizeof(lch__cannot_hold),
+             "the shim's descriptor (size %u) ends before "
+             "hold_connections (ABI 1.2)",
+             (unsigned)d->size);
+  else if (!d->hold_connections)
+    snprintf(lch__cannot_hold, sizeof(lch__cannot_hold),
+             "the shim cannot keep accepted connections open "
+             "(hold_connections is NULL)");
   lch__shim = d;
 }
 
@@ -146,6 +170,15 @@ void lch__do_hello(const lch__cmd_t *cmd) {
     lch__jw_cstr(&lch__resp, "node_version", node);
   } else {
     lch__jw_null(&lch__resp, "node_version");
+  }
+  if (lch__cannot_hold[0]) {
+    /* What this shim cannot do: the scenarios that need it SKIP. */
+    lch__jw_arr(&lch__resp, "lacks");
+    lch__jw_begin(&lch__resp);
+    lch__jw_cstr(&lch__resp, "capability", "hold");
+    lch__jw_cstr(&lch__resp, "reason", lch__cannot_hold);
+    lch__jw_end(&lch__resp);
+    lch__jw_arr_end(&lch__resp);
   }
   lch__resp_send();
 }

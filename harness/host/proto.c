@@ -24,6 +24,7 @@ static const op_def_t op_defs[] = {
     {"listening", LCH_OP_LISTENING, "srv"},
     {"abort", LCH_OP_ABORT, "srv"},
     {"fd", LCH_OP_FD, "srv"},
+    {"hold", LCH_OP_HOLD, "srv"},
     {"mksock", LCH_OP_MKSOCK,
      "name family address port path bind listen backlog ipv6Only"},
     {"run", LCH_OP_RUN, "srv until ms"},

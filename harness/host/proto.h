@@ -31,7 +31,8 @@ typedef enum lch__op_e {
   LCH_OP_RUN,
   LCH_OP_SETTLE,
   LCH_OP_END,
-  LCH_OP_QUIT
+  LCH_OP_QUIT,
+  LCH_OP_HOLD
 } lch__op_t;
 
 typedef enum lch__family_e {

@@ -239,7 +239,7 @@ def test_usage(a):
 def test_refusals(a):
     cases = {
         "no-entry": "no entry point [lc_shim_entry] in shared library [",
-        "wrong-abi": "speaks shim ABI 2.0, this host speaks 1.1",
+        "wrong-abi": "speaks shim ABI 2.0, this host speaks 1.2",
         "not-a-library": "is not a loadable shared library: ",
     }
     for name, want in cases.items():
@@ -368,7 +368,7 @@ def test_garbage(a):
 def test_protocol_errors(a):
     h = Host(a.host, os.path.join(a.lib, "lc-faulty-garbage.so"))
     r = h.call("hello")
-    check(r.get("r") == "ok" and r.get("runner") == "c-host" and r.get("abi") == "1.1"
+    check(r.get("r") == "ok" and r.get("runner") == "c-host" and r.get("abi") == "1.2"
           and r.get("impl") == "faulty-garbage" and r.get("node_version", 0) is None,
           "hello", r)
     for line, seq, want in [
@@ -459,8 +459,8 @@ def test_reference(a):
         return
     h = Host(a.host, lib)
     r = h.call("hello")
-    check(r.get("r") == "ok" and r.get("abi") == "1.1" and r.get("node_version", 0) is None,
-          "reference: hello", r)
+    check(r.get("r") == "ok" and r.get("abi") == "1.2" and r.get("node_version", 0) is None
+          and "lacks" not in r, "reference: hello", r)
     h.call("begin", id="ref", cwd="/tmp")
     r = h.call("listen", form="port", port=0, host="127.0.0.1", cb="cb")
     check(r == {"r": "ok", "seq": h.seq}, "reference: listen", r)
@@ -501,6 +501,51 @@ def test_reference(a):
     h.quit()
 
 
+def test_hold(a):
+    """`hold` (ABI 1.2): the reference keeps an accepted connection open, and
+    close() emits 'close' only once the peer has ended it; a shim without
+    hold_connections (ABI 1.0 here) lists "hold" in hello's `lacks`, and
+    `hold` is an error for it."""
+    lib = os.path.join(a.lib, "lc-shim-reference.so")
+    if not os.path.exists(lib):
+        print(f"SKIP hold: {lib} is not built")
+        return
+    h = Host(a.host, lib)
+    h.call("begin", id="hold", cwd="/tmp")
+    check(h.call("hold") == {"r": "ok", "seq": h.seq}, "hold: answered ok", "")
+    h.call("listen", form="port", port=0, host="127.0.0.1")
+    h.call("run", until="listening", ms=2000)
+    port = h.call("address").get("value", {}).get("port")
+    c = socket.create_connection(("127.0.0.1", port), timeout=2)
+    r = h.call("run", until="connection", ms=2000)
+    check(r.get("r") == "ok", "hold: the connection is accepted", r)
+    h.events.clear()
+    check(h.call("close", cb="C").get("r") == "ok", "hold: close", "")
+    h.call("settle")
+    check(h.events == [], "hold: no 'close' while the connection is open", h.events)
+    c.close()
+    r = h.call("run", until="close", ms=2000)
+    names = [(e["ev"], e.get("name"), e.get("label")) for e in h.events]
+    check(r.get("r") == "ok" and names == [("emit", "close", None), ("call", "close", "C")],
+          "hold: 'close' once the peer ended the connection", h.events)
+    r = h.call("end")
+    check(r.get("status") == "exit 0" and r.get("clean") is True, "hold: end clean", r)
+    h.quit()
+    if not need_test_shim(a, "hold without ABI 1.2"):
+        return
+    h = Host(a.host, a.test_shim, env={"LC_TEST_SHIM_ABI": "1.0"})
+    r = h.call("hello")
+    lacks = r.get("lacks") or [{}]
+    check(r.get("abi") == "1.0" and len(lacks) == 1 and lacks[0].get("capability") == "hold"
+          and "ABI 1.0" in lacks[0].get("reason", ""), "hold: a 1.0 shim lacks it", r)
+    h.call("begin", id="hold-1.0", cwd="/tmp")
+    r = h.call("hold")
+    check(r.get("r") == "error" and "needs ABI 1.2" in r.get("message", ""),
+          "hold: an error for a 1.0 shim", r)
+    h.call("end")
+    h.quit()
+
+
 def test_node_version(a):
     """--node-version: in hello, and in lc_host_t at init (ABI 1.1); a 1.0
     shim is still accepted and reads nothing of it."""
@@ -508,9 +553,9 @@ def test_node_version(a):
         return
     cases = [
         # (host options, shim env, hello abi, hello node_version, what init saw)
-        (["--node-version", "22.12.0"], {}, "1.1", "22.12.0", " node 22.12.0"),
-        (["--node-version", "9999.0009.1"], {}, "1.1", "9999.9.1", " node 9999.9.1"),
-        ([], {}, "1.1", None, " node 0.0.0"),
+        (["--node-version", "22.12.0"], {}, "1.2", "22.12.0", " node 22.12.0"),
+        (["--node-version", "9999.0009.1"], {}, "1.2", "9999.9.1", " node 9999.9.1"),
+        ([], {}, "1.2", None, " node 0.0.0"),
         (["--node-version", "20.20.2"], {"LC_TEST_SHIM_ABI": "1.0"}, "1.0", "20.20.2",
          " node -"),
     ]
@@ -788,7 +833,8 @@ def main():
                     help="Built with LC_SANITIZE: a SIGSEGV may come back as an exit status")
     a = ap.parse_args()
     for t in (test_usage, test_refusals, test_crashes, test_hang, test_leaky, test_garbage,
-              test_protocol_errors, test_pipelined, test_reference, test_node_version,
+              test_protocol_errors, test_pipelined, test_reference, test_hold,
+              test_node_version,
               test_reference_lines, test_contained,
               test_load_time, test_limit_mem, test_driver_gone):
         try:

@@ -27,6 +27,9 @@
  *   1.0  the first ABI.
  *   1.1  lc_host_t.node_major, node_minor, node_patch: the Node.js release
  *        the run holds the shim to (lc-host --node-version).
+ *   1.2  lc_shim_t.hold_connections: keep accepted connections open until
+ *        their peer ends them, so that close() has connections to wait for
+ *        (optional: NULL when the shim cannot).
  *
  * Threading: every function is called on the host's one thread, and the shim
  * MUST report events (lc_host_t.event) only on that thread, from inside
@@ -56,7 +59,7 @@ extern "C" {
 
 /* ABI version: major << 16 | minor. */
 #define LC_ABI_VERSION_MAJOR 1
-#define LC_ABI_VERSION_MINOR 1
+#define LC_ABI_VERSION_MINOR 2
 #define LC_ABI_VERSION       ((LC_ABI_VERSION_MAJOR << 16) | LC_ABI_VERSION_MINOR)
 
 /* The one exported symbol.  Its name as a string, for dlsym(). */
@@ -275,8 +278,28 @@ typedef struct lc_shim_s {
   /* Close everything the server holds without reporting events, and free
    * it.  Called at the end of a scenario; the server is not used again. */
   void (*server_free)(lc_server_t *server);
-  /* ---- end of ABI 1.0 (1.1 added nothing here); later versions add members
-   * below this line ---- */
+  /* ---- end of ABI 1.0 (1.1 added nothing here) ---- */
+
+  /* ---- ABI 1.2 ---- */
+  /* Keep the connections `server` accepts from now on open, as a Node
+   * 'connection' listener that keeps its socket does, instead of closing
+   * each at once after reporting 'connection'.  A kept connection reads
+   * (and drops) what its peer sends; when the peer ends it (end of stream,
+   * or an error such as a reset), the shim closes it: Node's net.Socket
+   * with allowHalfOpen false ends and is destroyed then.  While any kept
+   * connection is open, close() stops listening at once (listening() 0,
+   * the socket file unlinked, new connections refused) but 'close' is
+   * emitted, and the close() callbacks run, only after the last one is
+   * closed (net.js _emitCloseIfDrained()).  server_free() closes them
+   * without reporting events.  Returns 0, or a negative errno.
+   *
+   * Optional: a shim that cannot keep connections leaves it NULL.  The host
+   * reads it only from a descriptor that answers ABI 1.2 or later and whose
+   * `size` covers it; otherwise, or when NULL, `hello` lists "hold" in its
+   * `lacks` and the scenarios that hold connections SKIP with that reason
+   * (harness/PROTOCOL.md). */
+  int (*hold_connections)(lc_server_t *server);
+  /* ---- end of ABI 1.2; later versions add members below this line ---- */
 } lc_shim_t;
 
 /* The entry point every shim exports.  See "Versioning" above. */

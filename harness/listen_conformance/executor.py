@@ -52,6 +52,8 @@ class Executor:
         self.consumed: dict = {}  # (srv, name) -> emissions used by `wait`
         self.ports: dict[str, socket.socket] = {}
         self.occupants: dict[str, socket.socket] = {}
+        self.held: dict[str, socket.socket] = {}   # `hold`: the harness's open ends
+        self.holding: set[str] = set()             # servers the runner holds for
         self.fds: dict[str, int] = {}
         self.signal_servers: set[str] = set()  # the servers `@signal` was given to
         self.last_port: dict[str, int] = {}
@@ -134,7 +136,8 @@ class Executor:
             lacking = [f"{c}: {why}" for c, why in getattr(self.runner, "lacks", {}).items()
                        if c in runner_needs(sc)]
             if lacking:
-                return Verdict("SKIP", f"this runtime cannot run the scenario (capability "
+                what = "shim" if self.impl.kind == "c" else "runtime"
+                return Verdict("SKIP", f"this {what} cannot run the scenario (capability "
                                        f"{lacking[0]})")
             begin = {"op": "begin", "id": sc["id"], "cwd": self.dir}
             if "umask" in sc:
@@ -346,7 +349,8 @@ class Executor:
             os.chown(self.dir, *ids)
 
     def _cleanup(self):
-        for s in list(self.ports.values()) + list(self.occupants.values()):
+        for s in list(self.ports.values()) + list(self.occupants.values()) + \
+                list(self.held.values()):
             s.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -580,8 +584,10 @@ def _file_type(mode: int) -> str:
 
 
 # Protocol operations a runner may say it cannot do (a JavaScript runtime
-# without Node's socket wraps cannot make a socket outside net.Server).
-OPTIONAL_OPS = {"mksock"}
+# without Node's socket wraps cannot make a socket outside net.Server; a C
+# shim older than ABI 1.2 cannot hold accepted connections open), each the
+# name of the step kind that sends it.
+OPTIONAL_OPS = {"mksock", "hold"}
 
 
 def _same_host(listener: dict, value: dict) -> bool:

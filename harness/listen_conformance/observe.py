@@ -345,9 +345,17 @@ def connect(target, timeout: float = 2.0, user: str | None = None) -> str:
 
 
 def open_connection(target, timeout: float = 2.0) -> socket.socket:
-    s = socket.socket(socket.AF_INET6 if ":" in target[0] else socket.AF_INET)
+    """A connection to (host, port) or a Unix socket path, left open."""
+    if isinstance(target, (str, bytes)):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    else:
+        s = socket.socket(socket.AF_INET6 if ":" in target[0] else socket.AF_INET)
     s.settimeout(timeout)
-    s.connect(target)
+    try:
+        s.connect(target)
+    except BaseException:
+        s.close()
+        raise
     return s
 
 

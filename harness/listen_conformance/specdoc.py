@@ -371,6 +371,10 @@ SCRIPT = {
                           + (f", mode {oct(s['mode'])}" if "mode" in s else ""),
     "timewait": lambda w, s: f"expect TIME_WAIT: {_prefix(w, s)}accepts a connection, "
                              f"closes it first; TIME_WAIT holds the port",
+    "hold": lambda w, s: f"harness: connects{' to ' + _prefix(w, s) if _prefix(w, s) else ' '}"
+                         f"and holds the connection open as {s['hold']} (the server keeps "
+                         f"its side)",
+    "hangup": lambda w, s: f"harness: ends {s['hangup']}",
 }
 
 
@@ -635,6 +639,10 @@ NOTATION = [
     ({"timewait": True}, "The harness connects; the server accepts and closes the connection "
                          "first, and a socket in TIME_WAIT then holds the server's port "
                          "(checked in the kernel's table)."),
+    ({"hold": "K1"}, "The harness connects and keeps the connection open; the runner keeps "
+                     "open the connections the server accepts from then on, each until its "
+                     "peer ends it."),
+    ({"hangup": "K1"}, "The harness ends that connection; the server's side then ends too."),
 ]
 
 

@@ -926,6 +926,58 @@ class Timewait:
                f"then holds the server's port (checked with sock_diag)."
 
 
+@kind
+class Hold:
+    name, group, value, keys, asserting = "hold", HARNESS, str, SRV, True
+    example = '`{ hold = "K1" }`'
+    doc = ("connect to the server's address and keep the harness's end open as K1; the "
+           "runner keeps open the connections that server accepts from now on (it does not "
+           "end them after 'connection'), each until its peer ends it (`hangup`)")
+
+    def run(ex, step):
+        srv, name = ex.srv(step), step["hold"]
+        if name in ex.held:
+            raise Fail(f"hold {name!r}: the harness already holds a connection of that name")
+        if srv not in ex.holding:
+            # The runner's duty (PROTOCOL.md, `hold`): from now on, an
+            # accepted connection stays open until its peer ends it.
+            ex.ok(ex.call({"op": "hold", "srv": srv}), "holding accepted connections")
+            ex.holding.add(srv)
+        target = ex.target(step)
+        try:
+            ex.held[name] = observe.open_connection(target)
+        except OSError as e:
+            got = errno.errorcode.get(e.errno, str(e)) if e.errno else str(e)
+            raise Fail(f"a connection to {js(target)} (to hold open as {name}) failed",
+                       "ok", got) from None
+
+    def words(w, step):
+        srv = w.srv_name(step.get("srv", "A"))
+        return f"The harness connects to {srv} and keeps its end of the connection open " \
+               f"(`{step['hold']}`); the runner keeps open every connection {srv} accepts " \
+               f"from now on, each until its peer ends it (a 'connection' listener that " \
+               f"keeps its socket)."
+
+
+@kind
+class Hangup:
+    name, group, value, keys, asserting = "hangup", HARNESS, str, {}, False
+    example = '`{ hangup = "K1" }`'
+    doc = ("the harness ends the connection `hold` opened as K1 (closes its socket); the "
+           "runner ends its side when it sees the end, as a socket with allowHalfOpen false")
+
+    def run(ex, step):
+        s = ex.held.pop(step["hangup"], None)
+        if s is None:
+            raise Fail(f"hangup {step['hangup']!r}: the harness holds no connection of "
+                       f"that name")
+        s.close()
+
+    def words(w, step):
+        return f"The harness ends its connection `{step['hangup']}` (closes its socket); " \
+               f"the server's side of it then ends too."
+
+
 # ---------------------------------------------------------------------------
 # For the lint and the documents
 

@@ -172,6 +172,8 @@ function newScenario(id) {
     servers: new Map(),   // name -> net.Server
     fns: new Map(),       // label -> reporting function
     handles: new Map(),   // mksock name -> {handle, adopted, taken, inode, closed}
+    holding: new Set(),   // names of the servers whose connections are kept (`hold`)
+    held: new Set(),      // the accepted sockets kept open, until they close
     waiter: null,         // the `run` in progress
     ac: new AbortController(),
     quiet: false,         // true during teardown: nothing is reported
@@ -202,10 +204,21 @@ function addServer(S, name) {
       return orig.call(this, event, ...args);
     } finally {
       emitStack.pop();
-      // Accepted connections are not part of the contract under test:
-      // dropped at once, after the listeners saw them.
-      if (event === 'connection' && args[0] && typeof args[0].destroy === 'function') {
-        args[0].destroy();
+      const sock = args[0];
+      if (event === 'connection' && sock && typeof sock.destroy === 'function') {
+        if (S.holding.has(name)) {
+          // `hold`: kept, as a listener that keeps its socket.  The socket
+          // reads (nobody consumes the data), and when the peer ends it,
+          // net.Socket (allowHalfOpen false) ends and destroys itself, which
+          // is when the server counts it gone.  A reset is no crash.
+          S.held.add(sock);
+          sock.on('error', () => {});
+          sock.on('close', () => S.held.delete(sock));
+        } else {
+          // Accepted connections are not part of the contract under test:
+          // dropped at once, after the listeners saw them.
+          sock.destroy();
+        }
       }
     }
   };
@@ -500,6 +513,7 @@ async function teardown() {
   if (S.waiter) S.waiter.cancel();
   markAdopted();
   for (const s of S.servers.values()) s.on('error', () => {}); // no crash while closing
+  for (const c of S.held) c.destroy(); // else close() would wait for them
   const deadline = Date.now() + END_DEADLINE_MS;
   let leftover;
   for (;;) {
@@ -608,6 +622,13 @@ function handle(cmd) {
       const bad = labelledFn(st, `${cmd.label} rejected`, name);
       return callImpl(seq, () => { server[Symbol.asyncDispose]().then(() => ok(), () => bad()); });
     }
+    case 'hold': {
+      // From now on the server's accepted connections stay open until their
+      // peer ends them (PROTOCOL.md).
+      const [name] = serverOf(cmd);
+      st.holding.add(name);
+      return { r: 'ok', seq };
+    }
     case 'abort': {
       serverOf(cmd);
       return callImpl(seq, () => st.ac.abort());
@@ -659,7 +680,7 @@ function handle(cmd) {
 }
 
 const KNOWN_OPS = new Set(['hello', 'begin', 'server', 'on', 'listen', 'close', 'dispose', 'address',
-  'listening', 'abort', 'fd', 'mksock', 'run', 'settle', 'end', 'quit']);
+  'listening', 'abort', 'fd', 'mksock', 'hold', 'run', 'settle', 'end', 'quit']);
 
 // ---------------------------------------------------------------------------
 // Input.  The next command is read with a blocking read of fd 0, so the event

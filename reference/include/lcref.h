@@ -123,7 +123,8 @@ typedef struct lcr_emit_s {
    * ERR_SERVER_NOT_RUNNING error it is called with.  Otherwise NULL. */
   const lcr_error_t *error;
   /* 'connection': the accepted socket, valid during the call only (the
-   * reference closes it right after the emission).  Otherwise NULL. */
+   * reference closes it right after the emission, or, on a server that
+   * holds its connections, when the peer ends it).  Otherwise NULL. */
   uv_stream_t *connection;
 } lcr_emit_t;
 
@@ -217,6 +218,16 @@ int lcr_listen_port(lcr_server_t *server, int port, const char *host,
  * called with ERR_SERVER_NOT_RUNNING in emit->error when the server was not
  * listening.  'close' is always emitted, asynchronously.  Returns 0. */
 int lcr_server_close(lcr_server_t *server, lcr_listener_cb cb, void *data);
+
+/* Whether the connections the server accepts from now on are kept open:
+ * 0 (the default), each is closed right after its 'connection' emission;
+ * 1, each stays open, reading and dropping what its peer sends, until the
+ * peer ends it (end of stream or an error), as a Node socket a 'connection'
+ * listener keeps (allowHalfOpen false).  An open connection holds 'close'
+ * back: lcr_server_close() stops listening at once, and 'close' is emitted
+ * when the last connection is closed (net.js _emitCloseIfDrained()).
+ * lcr_server_free() closes them.  Returns 0. */
+int lcr_server_hold_connections(lcr_server_t *server, int hold);
 
 /* server.address(). */
 typedef enum lcr_address_kind_e {

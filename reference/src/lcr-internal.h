@@ -131,7 +131,9 @@ struct lcr_server_s {
   unsigned int listening_id; /* net.js _listeningId: stales old lookups */
   lcr__handle_t *handle;     /* net.js _handle; non-NULL means "listening" */
   int connections;           /* net.js _connections */
-  char *pipe_name;           /* net.js _pipeName: survives close() */
+  int hold_connections;      /* keep accepted connections open */
+  struct lcr__client_s *clients; /* the connections kept open */
+  char *pipe_name;               /* net.js _pipeName: survives close() */
   size_t pipe_name_len;
   lcr__listeners_t listeners[LCR_EV_COUNT_];
   unsigned int next_listener_id;

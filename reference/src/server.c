@@ -22,9 +22,13 @@
 /* sizeof(sockaddr_un.sun_path): the longest name bind() takes (108). */
 #define SUN_PATH_SIZE sizeof(((struct sockaddr_un *)0)->sun_path)
 
-typedef struct client_s {
+/* An accepted connection.  On a server that holds its connections it is
+ * kept in the server's list (prev points at the pointer that points at it)
+ * until its peer ends it. */
+typedef struct lcr__client_s {
   lcr__stream_t u;
   lcr_server_t *server;
+  struct lcr__client_s *next, **prev;
 } client_t;
 
 unsigned int lcr_version(void) {
@@ -102,10 +106,25 @@ static lcr__handle_t *handle_new(lcr_server_t *s) {
   return h;
 }
 
+static void on_client_close(uv_handle_t *handle);
+
+static void client_unlink(client_t *c) {
+  *c->prev = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  c->next = NULL;
+  c->prev = &c->next;
+}
+
 void lcr_server_free(lcr_server_t *s) {
   if (s == NULL)
     return;
   s->freed = 1;
+  while (s->clients != NULL) {
+    client_t *c = s->clients;
+    client_unlink(c);
+    uv_close(&c->u.handle, on_client_close);
+  }
   s->listening_id++; /* any lookup in flight is now stale */
   lcr__tick_cancel(s->loop, s);
   lcr__signal_forget_server(s);
@@ -340,6 +359,36 @@ static void on_client_close(uv_handle_t *handle) {
   free(c);
 }
 
+/* Socket._destroy(): the handle is closed, and the server's count goes down
+ * at once (not in the close callback), then _emitCloseIfDrained(). */
+static void destroy_client(client_t *c) {
+  lcr_server_t *s;
+
+  s = c->server;
+  client_unlink(c);
+  uv_close(&c->u.handle, on_client_close);
+  s->connections--;
+  emit_close_if_drained(s);
+}
+
+static void on_client_alloc(uv_handle_t *handle, size_t suggested,
+                            uv_buf_t *buf) {
+  static char sink[4096]; /* what the peer sends is read and dropped */
+
+  (void)handle;
+  (void)suggested;
+  *buf = uv_buf_init(sink, sizeof(sink));
+}
+
+static void on_client_read(uv_stream_t *stream, ssize_t nread,
+                           const uv_buf_t *buf) {
+  (void)buf;
+  /* The end of the stream (or a reset): allowHalfOpen false ends the
+   * socket, and it is destroyed. */
+  if (nread < 0)
+    destroy_client(CONTAINER_OF(stream, client_t, u.stream));
+}
+
 static void on_connection(uv_stream_t *stream, int status) {
   lcr__handle_t *h;
   lcr_server_t *s;
@@ -371,12 +420,22 @@ static void on_connection(uv_stream_t *stream, int status) {
     return;
   }
 
-  /* The reference serves nothing: report the socket, then destroy it.
+  /* The reference serves nothing: report the socket, then destroy it, or,
+   * on a server that holds its connections, keep it until its peer ends it.
    * Socket._destroy() decrements _connections and calls
    * _emitCloseIfDrained(), so a close() made by a 'connection' listener
    * emits 'close' once this socket is gone, as in Node. */
   s->connections++;
   lcr__emit(s, LCR_EV_CONNECTION, NULL, &c->u.stream);
+  if (s->hold_connections && !s->freed &&
+      uv_read_start(&c->u.stream, on_client_alloc, on_client_read) == 0) {
+    c->next = s->clients;
+    if (c->next != NULL)
+      c->next->prev = &c->next;
+    c->prev = &s->clients;
+    s->clients = c;
+    return;
+  }
   uv_close(&c->u.handle, on_client_close);
   s->connections--;
   emit_close_if_drained(s);
@@ -580,6 +639,11 @@ int lcr_server_close(lcr_server_t *s, lcr_listener_cb cb, void *data) {
   }
 
   emit_close_if_drained(s);
+  return 0;
+}
+
+int lcr_server_hold_connections(lcr_server_t *s, int hold) {
+  s->hold_connections = hold != 0;
   return 0;
 }
 

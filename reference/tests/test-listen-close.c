@@ -100,3 +100,66 @@ Test(listen_close, listener_order) {
   T_EXPECT(4, "emit close", "call K1", "call C1");
   lcr_server_free(s);
 }
+
+/* A client socket connected to 127.0.0.1:port and left open. */
+static int held_client(int port) {
+  struct sockaddr_storage ss;
+  socklen_t len = t_sockaddr(AF_INET, "127.0.0.1", port, &ss);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  cr_assert(ge(int, fd, 0));
+  cr_assert(eq(int, connect(fd, (struct sockaddr *)&ss, len), 0));
+  return fd;
+}
+
+/* lcr_server_hold_connections(): close() stops listening at once, 'close'
+ * waits for every held connection to end (net.js _emitCloseIfDrained). */
+Test(listen_close, waits_for_held_connections) {
+  lcr_server_t *s = t_server(NULL);
+  lcr_address_t addr;
+  lcr_error_t err;
+  int c1, c2;
+
+  cr_assert(eq(int, lcr_server_hold_connections(s, 1), 0));
+  lcr_listen_port(s, 0, "127.0.0.1", NULL, NULL, &err);
+  t_run_until(1, 2000);
+  lcr_server_address(s, &addr);
+  c1 = held_client(addr.port);
+  c2 = held_client(addr.port);
+  t_run_until(3, 2000);
+  T_EXPECT(0, "emit listening", "emit connection", "emit connection");
+  t_close(s, "C1");
+  cr_assert(eq(int, lcr_server_listening(s), 0));
+  cr_assert(eq(int, t_connect("127.0.0.1", addr.port), -ECONNREFUSED));
+  t_settle();
+  cr_assert(eq(int, t_nlog, 3), "'close' while two connections are open");
+  close(c1);
+  t_run_until(LOG_MAX, 300);
+  cr_assert(eq(int, t_nlog, 3), "'close' while one connection is open");
+  close(c2);
+  t_run_until(5, 2000);
+  t_settle();
+  T_EXPECT(3, "emit close", "call C1");
+  lcr_server_free(s);
+}
+
+/* lcr_server_free() closes the held connections, emitting nothing. */
+Test(listen_close, free_closes_held_connections) {
+  lcr_server_t *s = t_server(NULL);
+  lcr_address_t addr;
+  lcr_error_t err;
+  char b;
+  int c;
+
+  lcr_server_hold_connections(s, 1);
+  lcr_listen_port(s, 0, "127.0.0.1", NULL, NULL, &err);
+  t_run_until(1, 2000);
+  lcr_server_address(s, &addr);
+  c = held_client(addr.port);
+  t_run_until(2, 2000);
+  lcr_server_free(s);
+  t_settle();
+  cr_assert(eq(int, t_nlog, 2));
+  cr_assert(eq(sz, (size_t)read(c, &b, 1), 0), "the server's side is closed");
+  close(c);
+}

@@ -47,10 +47,15 @@ Test(shim, handshake_and_listen) {
   cr_assert(shim != NULL);
   cr_assert(eq(u32, shim->abi_version, 1u << 16));
   cr_assert(eq(u32, shim->size, (uint32_t)sizeof(lc_shim_t)));
+  cr_assert(shim->hold_connections == NULL); /* not a 1.0 member */
+  shim = entry((1u << 16) | 1u); /* a 1.1 host: 1.1 added nothing here */
+  cr_assert(shim != NULL);
+  cr_assert(eq(u32, shim->abi_version, 1u << 16));
   shim = entry(LC_ABI_VERSION);
   cr_assert(shim != NULL);
   cr_assert(eq(u32, shim->abi_version, LC_ABI_VERSION));
   cr_assert(eq(u32, shim->size, (uint32_t)sizeof(lc_shim_t)));
+  cr_assert(shim->hold_connections != NULL); /* ABI 1.2 */
   cr_assert(eq(str, (char *)shim->name, "reference"));
   cr_assert(eq(int, shim->init(&host), 0));
 
