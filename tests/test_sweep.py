@@ -155,3 +155,61 @@ def test_an_operand_on_a_continuation_line_is_reached_by_its_statement():
     # no code above: the walk stops at the first line of the file
     far = {("t.c", 4)}
     assert list(sweep.reached_lines(m, far)) == [1, 2, 3]
+
+
+def _fake_run(script):
+    """A Worker.run stand-in: scenario id -> the verdicts it gives, in turn."""
+    calls = []
+
+    def run(sids):
+        calls.append(list(sids))
+        got = {}
+        for sid in sids:
+            v = script[sid].pop(0) if len(script[sid]) > 1 else script[sid][0]
+            got[sid] = v
+            if v in sweep.BAD:
+                got["(why)"] = f"{sid}: said why"
+                break
+        return got
+    return run, calls
+
+
+def test_a_failure_that_comes_back_kills():
+    run, calls = _fake_run({"a": ["PASS"], "b": ["FAIL", "PASS", "FAIL"], "c": ["PASS"]})
+    said = []
+    assert sweep.first_confirmed_failure(run, ["a", "b", "c"], say=said.append) == "b: FAIL"
+    assert calls == [["a", "b", "c"], ["b"], ["b"]] and said == []
+
+
+def test_a_failure_that_does_not_come_back_kills_nothing_and_the_run_goes_on():
+    run, calls = _fake_run({"a": ["PASS"], "b": ["FAIL", "PASS"], "c": ["PASS"]})
+    said = []
+    assert sweep.first_confirmed_failure(run, ["a", "b", "c"], say=said.append) is None
+    assert calls == [["a", "b", "c"], ["b"], ["b"], ["b"], ["c"]]
+    assert len(said) == 1 and "b: said why" in said[0]
+
+
+def test_a_worker_that_dies_is_confirmed_like_a_failure():
+    answers = iter([{"a": "PASS", "(suite)": "the worker died"}, {"(suite)": "TIMEOUT"}])
+    assert sweep.first_confirmed_failure(lambda sids: next(answers), ["a", "b"],
+                                         say=None) == "b: the worker died"
+
+
+def test_the_leak_pass_takes_a_few_scenarios_of_every_topic_in_order():
+    seeing = [f"a.{i}" for i in range(10)] + ["b.0"] + [f"c.{i}" for i in range(3)]
+    assert sweep.spread(list(range(10)), 2) == [0, 5]
+    assert sweep.spread([1], 2) == [1]
+    assert sweep.leak_sample(seeing, 2) == ["a.0", "a.5", "b.0", "c.0", "c.1"]
+
+
+def test_the_leak_build_must_be_an_address_sanitizer_tree(tmp_path):
+    (tmp_path / "CMakeCache.txt").write_text("LC_SANITIZE:BOOL=OFF\n")
+    p = subprocess.run([sys.executable, str(TOOL), "--leak-build", str(tmp_path)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.strip().splitlines() == [
+        f"sweep: --leak-build {tmp_path}: not an AddressSanitizer build tree "
+        f"(make sanitize configures one with -DLC_SANITIZE=ON)"]
+    assert sweep.checking_env(tmp_path) == sweep.malloc_check_env()
+    (tmp_path / "CMakeCache.txt").write_text("LC_SANITIZE:BOOL=ON\n")
+    assert "detect_leaks=1" in sweep.checking_env(tmp_path)["ASAN_OPTIONS"]

@@ -42,14 +42,26 @@ a run).  A mutated operand on a continuation line, which has no code of its
 own in the line table, counts as reached by its statement's first line with
 code.  A change in the initializer of a static local has no code to reach:
 every scenario runs it.  A mutant is KILLED when one of them ends otherwise
-than PASS (the detail says the line when it is not the newest); NOT VIABLE when
+than PASS and, run again (up to CONFIRM times), fails once more: a scenario
+that fails once in a while on a busy machine kills nothing (the sweep prints
+such a failure and goes on).  The detail says the line when it is not the
+newest.  A mutant is NOT VIABLE when
 it does not compile; otherwise it SURVIVES, and must be killed by a new
 scenario or be recorded in fixtures/mutants/equivalent.toml: as [[equivalent]]
 with the reason no listen() behaviour can show it, or as a [[hole]], a change a
 user could see that the harness cannot yet provoke, with what it would take.
 The score counts holes as survivors: killed / (viable - equivalent).
 
-    harness/tools/sweep.py [--build-dir build] [-n 2] [--only TEXT ...] [--list] [--json OUT]
+With --leak-build (an AddressSanitizer build tree, `make asan-build`), a
+survivor is built there too and run again, as the newest line that reaches
+it, on two scenarios of each topic that reach it (leak_sample), the host
+asking LeakSanitizer at each scenario's end: memory the mutant never frees
+(a reference count never dropped, a lookup never freed) is a leftover, so a
+FAIL, and AddressSanitizer makes a read or a write past a block a CRASH.  The
+unmutated reference of that tree runs first, and only what it passes counts.
+
+    harness/tools/sweep.py [--build-dir build] [--leak-build build-asan] [-n 2]
+                           [--only TEXT ...] [--list] [--json OUT]
 
 Exit status: 0 every survivor recorded as equivalent or a hole and every entry
 still a surviving mutant; 1 an open survivor, or an entry that is stale
@@ -87,6 +99,12 @@ COMPILE_TIMEOUT = 120
 # How far above a mutant's line a statement may begin (reached_lines).
 STATEMENT_LINES = 8
 SUITE_TIMEOUT = 900
+# A scenario a mutant fails is run again up to this many times; the mutant is
+# KILLED only when one of the reruns fails too.
+CONFIRM = 3
+# How many of the scenarios of each topic (the id's first word) that reach a
+# survivor the leak pass runs.
+LEAK_SAMPLE = 2
 
 
 class SetupError(Exception):
@@ -458,6 +476,25 @@ class Builder:
 # ---------------------------------------------------------------------------
 # Running the suite
 
+def sanitized(build: pathlib.Path) -> bool:
+    """Whether the build tree is `make sanitize`'s (AddressSanitizer)."""
+    try:
+        return "LC_SANITIZE:BOOL=ON" in (build / "CMakeCache.txt").read_text()
+    except OSError:
+        return False
+
+
+def checking_env(build: pathlib.Path) -> dict:
+    """The environment that makes a memory error a CRASH: for an
+    AddressSanitizer build tree, its runtime with leak detection (a block the
+    mutant never frees ends the runner with an error); otherwise glibc's
+    checking malloc."""
+    if sanitized(build):
+        return {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+                "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+    return malloc_check_env()
+
+
 def malloc_check_env() -> dict:
     """glibc's checking malloc for every process of the runs (libc_malloc_debug,
     glibc.malloc.check=3): a mutant that writes past a block (a table grown
@@ -482,7 +519,7 @@ class Worker:
 
     def __init__(self, build: pathlib.Path):
         env = dict(os.environ, LC_WAIT_MS=os.environ.get("LC_WAIT_MS", "500"))
-        env.update(malloc_check_env())
+        env.update(checking_env(build))
         env["PYTHONPATH"] = os.pathsep.join(
             [str(ROOT / "harness")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
                                        if p])
@@ -525,6 +562,53 @@ class Worker:
                     self.p.wait()
 
 
+def spread(items: list, k: int) -> list:
+    """At most k of items, evenly spread over them, in order."""
+    if len(items) <= k:
+        return list(items)
+    return [items[i * len(items) // k] for i in range(k)]
+
+
+def leak_sample(seeing: list[str], per_topic: int = LEAK_SAMPLE) -> list[str]:
+    """The leak pass's scenarios: a few of each topic (`signal.…`, `ipc.…`),
+    spread over it, in the table's order.  A leak shows on a path (a signal
+    given, a path name bound), and every topic takes others."""
+    topics: dict[str, list[str]] = {}
+    for sid in seeing:
+        topics.setdefault(sid.split(".")[0], []).append(sid)
+    keep = {sid for ids in topics.values() for sid in spread(ids, per_topic)}
+    return [sid for sid in seeing if sid in keep]
+
+
+def first_confirmed_failure(run, seeing: list[str], say=print,
+                            confirm: int = CONFIRM) -> str | None:
+    """'scenario: verdict' for the first scenario of `seeing` that the mutant
+    fails twice (`run(scenarios)` gives a Worker.run answer): a failure is run
+    again, up to `confirm` times, and counts only when it comes back.  A
+    scenario that fails once in a while on a busy machine (a port another
+    process took) must not kill a mutant; a mutant that breaks it fails it
+    again.  An unconfirmed failure is reported through `say` and the run goes
+    on after that scenario.  None: every scenario passed."""
+    todo = list(seeing)
+    while todo:
+        got = run(todo)
+        done = [sid for sid in got if not sid.startswith("(")]
+        bad = [sid for sid in done if got[sid] in BAD]
+        if bad:
+            sid, verdict = bad[0], got[bad[0]]
+        elif "(suite)" in got:               # the worker died or hung in it
+            sid, verdict = todo[min(len(done), len(todo) - 1)], got["(suite)"]
+        else:
+            return None
+        for _ in range(confirm):
+            again = run([sid])
+            if again.get(sid) in BAD or "(suite)" in again:
+                return f"{sid}: {verdict}"
+        say(f"{confirm} reruns PASS after {got.get('(why)') or sid + ': ' + verdict}")
+        todo = todo[todo.index(sid) + 1:]
+    return None
+
+
 def worker_main(build: str) -> int:
     """The worker's side: one JSON job a line on stdin, one JSON answer a
     line on stdout (scenario output is kept off stdout)."""
@@ -563,8 +647,12 @@ def worker_main(build: str) -> int:
                     v = Executor(impl, scenarios[sid], run_dir, index[sid], caps,
                                  node_version_ok=gate, run_token=token).execute()
                     verdicts[sid] = v.verdict
-                    if job["first_failure"] and v.verdict in BAD:
-                        break
+                    if v.verdict in BAD:
+                        # What the scenario said: the sweep prints it for a
+                        # failure it could not confirm (a flaky scenario).
+                        verdicts.setdefault("(why)", f"{sid}: {v.message}"[:300])
+                        if job["first_failure"]:
+                            break
             except runner.SetupError as e:
                 verdicts["(suite)"] = f"CRASH: {e}"
             finally:
@@ -676,6 +764,10 @@ def main(argv=None) -> int:
     ap.add_argument("--only", action="append", default=[],
                     help="Only the mutants whose id contains this text (repeatable)")
     ap.add_argument("--list", action="store_true", help="List the mutants; run nothing")
+    ap.add_argument("--leak-build", metavar="DIR",
+                    help="An AddressSanitizer build tree (make sanitize's): every survivor is "
+                         "built there too and run again with leak detection on a sample of "
+                         "the scenarios that reach it")
     ap.add_argument("--equivalents", default=str(EQUIVALENTS))
     ap.add_argument("--json", help="Write each mutant's result here")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -703,6 +795,11 @@ def main(argv=None) -> int:
         print("sweep: no mutant matches", file=sys.stderr)
         return 2
     build = pathlib.Path(a.build_dir).resolve()
+    leak_build = pathlib.Path(a.leak_build).resolve() if a.leak_build else None
+    if leak_build and not sanitized(leak_build):
+        print(f"sweep: --leak-build {a.leak_build}: not an AddressSanitizer build tree "
+              f"(make sanitize configures one with -DLC_SANITIZE=ON)", file=sys.stderr)
+        return 2
     t0 = time.monotonic()
 
     def interrupted(signum, frame):
@@ -714,8 +811,10 @@ def main(argv=None) -> int:
     workers: queue.Queue = queue.Queue()
     started: list[Worker] = []
 
-    def new_worker():
-        w = Worker(build)
+    leak_workers: queue.Queue = queue.Queue()
+
+    def new_worker(tree=build):
+        w = Worker(tree)
         started.append(w)
         return w
     try:
@@ -730,12 +829,58 @@ def main(argv=None) -> int:
             node_lines = sorted(lines.LINES, key=int, reverse=True)
             covs, code = coverage(builder, w, work, node_lines)
             workers.put(w)
+            leak_builder, leak_passing = None, {}
+            if leak_build:
+                leak_builder = Builder(leak_build, work)
+                for _ in range(jobs):
+                    leak_workers.put(new_worker(leak_build))
+                # The unmutated reference of that tree, leak detection on:
+                # only what it passes can tell a mutant's leak.
+                w = leak_workers.get()
+                for c in covs:
+                    got = w.run("reference", c.passing, first_failure=False, line=c.line)
+                    if "(suite)" in got:
+                        raise SetupError(f"{leak_build}: the reference as Node {c.line}: "
+                                         f"{got['(suite)']}")
+                    leak_passing[c.line] = {sid for sid, v in got.items() if v == "PASS"}
+                leak_workers.put(w)
         except (SetupError, OSError, subprocess.SubprocessError) as e:
             print(f"sweep: {e}", file=sys.stderr)
             return 2
         print(f"sweep: {len(mutants)} mutants; coverage runs: " + "; ".join(
             f"Node {c.line}: {len(c.passing)} scenarios PASS, {len(c.reach)} lines reached"
-            for c in covs) + f" ({time.monotonic() - t0:.0f} s)", flush=True)
+            for c in covs) + ("; leak pass: " + ", ".join(
+                f"{len(leak_passing[c.line])} PASS as Node {c.line}" for c in covs)
+                if leak_build else "; no leak pass (--leak-build)")
+            + f" ({time.monotonic() - t0:.0f} s)", flush=True)
+
+        def run(shim, scenarios, node_line, pool=workers, tree=build):
+            w = pool.get()
+            try:
+                return w.run(shim, scenarios, line=node_line)
+            finally:
+                pool.put(w if w.p.poll() is None else new_worker(tree))
+
+        def leak_pass(m, where, plan) -> str | None:
+            """The survivor built in the AddressSanitizer tree and run, with
+            leak detection, on a sample of the scenarios that reach it (the
+            check costs tens of milliseconds a scenario): memory it never
+            frees is a leftover, hence a FAIL."""
+            where = where / "leak"
+            where.mkdir()
+            shim = leak_builder.mutant(m, where)
+            if isinstance(shim, str):
+                return None
+            node_line, seeing = plan[0]     # the newest line that reaches it
+            sample = leak_sample([sid for sid in seeing if sid in leak_passing[node_line]])
+            killed = first_confirmed_failure(
+                lambda sids: run(shim, sids, node_line, leak_workers, leak_build), sample,
+                say=lambda why: print(f"sweep: unconfirmed failure (leak pass, as Node "
+                                      f"{node_line}): {m.id}: {why}", flush=True))
+            if killed:
+                as_line = "" if node_line == node_lines[0] else f" as Node {node_line}"
+                return f"{killed} (leak pass{as_line})"
+            return None
 
         def one(n_m):
             n, m = n_m
@@ -756,15 +901,15 @@ def main(argv=None) -> int:
                 if isinstance(shim, str):
                     return m, "NOT VIABLE", shim.splitlines()[0][:200]
                 for node_line, seeing in plan:
-                    w = workers.get()
-                    try:
-                        got = w.run(shim, seeing, line=node_line)
-                    finally:
-                        workers.put(w if w.p.poll() is None else new_worker())
-                    bad = [sid for sid, v in got.items() if v in BAD or sid == "(suite)"]
-                    if bad:
+                    killed = first_confirmed_failure(
+                        lambda sids: run(shim, sids, node_line), seeing,
+                        say=lambda why: print(f"sweep: unconfirmed failure (as Node {node_line})"
+                                              f": {m.id}: {why}", flush=True))
+                    if killed:
                         as_line = "" if node_line == node_lines[0] else f" (as Node {node_line})"
-                        return m, "KILLED", f"{bad[0]}: {got[bad[0]]}{as_line}"
+                        return m, "KILLED", f"{killed}{as_line}"
+                if leak_builder and (killed := leak_pass(m, where, plan)):
+                    return m, "KILLED", killed
                 return m, "SURVIVED", "all PASS: " + ", ".join(
                     f"{len(seeing)} scenarios reach it as Node {node_line}"
                     for node_line, seeing in plan)
