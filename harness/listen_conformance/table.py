@@ -186,13 +186,15 @@ def lint(sc: dict, clauses: dict) -> list[str]:
 def lint_host_names(sc: dict) -> list[str]:
     """A name under `.test` is one of the suite's own (hosts.py): the
     implementation's resolver answers it only from the private /etc/hosts, so
-    the name must be one hosts.NAMES lists and the scenario must need "hosts"."""
-    from .hosts import NAMES
+    the name must be one hosts.NAMES or hosts.SERVFAIL lists (the suite's name
+    server answers the latter) and the scenario must need "hosts"."""
+    from .hosts import NAMES, SERVFAIL
+    NAMES = [*NAMES, *SERVFAIL]
     out, used = [], []
 
     def walk(v):
         if isinstance(v, str):
-            if v.lower().rstrip(".").endswith(".test"):
+            if v.lower().rstrip(".").endswith(".test") and " " not in v:  # not a message
                 used.append(v)
         elif isinstance(v, dict):
             for x in v.values():
