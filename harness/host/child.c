@@ -178,6 +178,8 @@ static void respond_throw(const lch__cmd_t *cmd, const lc_error_t *e) {
   lch__resp_begin("throw", 1, cmd->seq);
   lch__jw_cstr(&lch__resp, "code", e->code);
   lch__jw_cstr(&lch__resp, "message", e->message);
+  if (e->errnum != 0) /* a system error's errno; a Node error has none */
+    lch__jw_int(&lch__resp, "errno", e->errnum);
   lch__resp_send();
 }
 

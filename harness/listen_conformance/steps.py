@@ -146,7 +146,8 @@ class Listen:
     call_text = "listen()"
     example = "`{ listen = [ARGS...] }`"
     doc = ("`server.listen(ARGS...)`; fails the scenario if it throws. With "
-           "`throws = \"CODE\"`: it must throw that code; `message = \"...\"`: with exactly "
+           "`throws = \"CODE\"`: it must throw that code (an `ERR_*` code with no errno, "
+           "as Node's own errors have none); `message = \"...\"`: with exactly "
            "that message (`{@port:P}`, `{@path:NAME}`... inside it stand for the token's "
            "value); `class = \"TypeError\"` (`Error`, `RangeError`): an instance of that "
            "class (JavaScript only: a C shim's error has no class, so it is not checked "
@@ -180,6 +181,11 @@ class Listen:
                 if r.get("code") != step["throws"]:
                     raise Fail(f"{call} threw the wrong error", step["throws"], r.get("code"),
                                detail=thrown)
+                # Node's own errors (ERR_*) have no errno; the C ABI's errnum
+                # is 0 for them.
+                if str(step["throws"]).startswith("ERR_") and r.get("errno") is not None:
+                    raise Fail(f"{call} threw a Node error that carries an errno",
+                               "no errno", f"errno {r['errno']}", detail=thrown, level=NODE)
                 # The code is the text's; the class and the message are
                 # Node's (levels.py).
                 if "class" in step and ex.impl.kind != "c" \

@@ -300,9 +300,12 @@ function callImpl(seq, f, server) {
     ret = f();
   } catch (e) {
     const obj = e !== null && typeof e === 'object';
-    return { r: 'throw', seq, code: obj ? str(e.code) : null,
-             name: obj ? str(e.name) : typeof e, class: errorClass(e),
-             message: obj ? str(e.message) : String(e) };
+    const res = { r: 'throw', seq, code: obj ? str(e.code) : null,
+                  name: obj ? str(e.name) : typeof e, class: errorClass(e),
+                  message: obj ? str(e.message) : String(e) };
+    // A system error's errno (ErrnoException); a Node error (ERR_*) has none.
+    if (obj && typeof e.errno === 'number') res.errno = e.errno;
+    return res;
   } finally {
     inCall = false;
     markAdopted();
