@@ -101,20 +101,41 @@ class Server:
                f"{step['server'].lower()} = net.createServer()`); the first one is server A."
 
 
+# What an `on` listener may do after it recorded its call (`then`).
+ON_THEN = ("close",)
+
+
+def on_source(obj: str, step: dict) -> str:
+    """An `on` step as JavaScript: `server.on('listening', L1)`; a listener
+    with `then = "close"` is written as the function it is."""
+    ev, label = step["on"], step.get("label", step["on"])
+    if step.get("then") == "close":
+        return f"{obj}.on('{ev}', function {label}() {{ {obj}.close(); }})"
+    return f"{obj}.on('{ev}', {label})"
+
+
 @kind
 class On:
-    name, group, value, keys, asserting = "on", CALL, str, {"label": str, **SRV}, False
-    example, doc = '`{ on = "listening", label = "L1" }`', "`server.on('listening', L1)`"
+    name, group, value, keys, asserting = "on", CALL, str, \
+        {"label": str, "then": str, **SRV}, False
+    example, doc = '`{ on = "listening", label = "L1" }`', \
+        "`server.on('listening', L1)`; with `then = \"close\"`, L1 calls " \
+        "`server.close()` (no callback) on that server when it runs, after its call is recorded"
 
     def run(ex, step):
-        ex.ok(ex.call({"op": "on", "srv": ex.srv(step), "event": step["on"],
-                       "label": step.get("label", step["on"])}), "on()")
+        cmd = {"op": "on", "srv": ex.srv(step), "event": step["on"],
+               "label": step.get("label", step["on"])}
+        if "then" in step:
+            cmd["then"] = step["then"]
+        ex.ok(ex.call(cmd), "on()")
 
     def words(w, step):
         ev, label = step["on"], step.get("label", step["on"])
         w.roles[label] = f"the '{ev}' listener"
-        return f"`{label}` is added as {w.a(repr(ev))} listener " \
-               f"(`{w.obj(step)}.on('{ev}', {label})`)."
+        acts = f" that calls {w.obj(step)}.close() when it runs" \
+            if step.get("then") == "close" else ""
+        return f"`{label}` is added as {w.a(repr(ev))} listener{acts} " \
+               f"(`{on_source(w.obj(step), step)}`)."
 
 
 # The classes a synchronous throw of listen() can be (Node's internal errors:

@@ -591,7 +591,24 @@ function handle(cmd) {
       if (typeof cmd.event !== 'string' || typeof cmd.label !== 'string') {
         throw new AdapterError('on needs string event and label');
       }
-      server.on(cmd.event, labelledFn(st, cmd.label, name));
+      if (cmd.then !== undefined && cmd.then !== 'close') {
+        throw new AdapterError(`on: field [then] must be close when present, not ${JSON.stringify(cmd.then)}`);
+      }
+      const fn = labelledFn(st, cmd.label, name);
+      if (cmd.then === 'close') {
+        // A listener that acts: it records its call, then calls
+        // server.close() (no callback) from inside the emission.
+        const S = st;
+        server.on(cmd.event, function (...args) {
+          fn.apply(this, args);
+          if (S !== st || S.quiet) return;
+          const was = inCall;
+          inCall = true;
+          try { server.close(); } finally { inCall = was; }
+        });
+      } else {
+        server.on(cmd.event, fn);
+      }
       return { r: 'ok', seq };
     }
     case 'listen': {
