@@ -3,6 +3,8 @@
 are never written, and nothing is left once the run ends."""
 import os
 import pathlib
+import socket
+import struct
 import subprocess
 import sys
 
@@ -34,6 +36,8 @@ def test_a_symbolic_link_is_followed_and_a_missing_file_is_a_problem(tmp_path):
     etc = tmp_path / "etc"
     etc.mkdir()
     (etc / "hosts").symlink_to(real)
+    assert hosts.machine_files(str(etc))[2] == f"there is no {etc}/resolv.conf"
+    (etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")
     assert hosts.machine_files(str(etc)) == (str(real), None, None)
     (etc / "gai.conf").write_text("")
     assert hosts.machine_files(str(etc))[1] == str(etc / "gai.conf")
@@ -58,13 +62,15 @@ def test_the_files_go_with_close():
     if hosts.machine_files()[2]:
         pytest.skip(hosts.machine_files()[2])
     f = hosts.Files()
-    h, gai = f.paths()
+    h, gai, resolv, nss = f.paths()
     assert hosts.MARK in pathlib.Path(h).read_text()
-    assert os.stat(h).st_mode & 0o777 == 0o644
-    d = f.dir
+    assert f"nameserver {f.server.address}\n" in pathlib.Path(resolv).read_text()
+    for path in (h, resolv):
+        assert os.stat(path).st_mode & 0o777 == 0o644
+    d, thread = f.dir, f.server.thread
     f.close()
-    assert not os.path.exists(d)
-    h2, _ = f.paths()                                # made again on the next use
+    assert not os.path.exists(d) and not thread.is_alive()
+    h2 = f.paths()[0]                                # made again on the next use
     assert os.path.isfile(h2)
     f.close()
     assert not os.path.exists(os.path.dirname(h2))
@@ -120,3 +126,39 @@ def test_glibc_answers_every_line_and_sorts_the_unreachable_last():
     assert sorted(got["lc-link-local-many.test"]) == sorted(hosts.NAMES["lc-link-local-many.test"])
     assert got["lc-link-local-loopback6.test"] == ["::1", "fe80::1"]
     assert got["lc-link-local-broadcast.test"] == hosts.NAMES["lc-link-local-broadcast.test"]
+
+
+def _query(name: str, qid: int = 0x1234, qtype: int = 1) -> bytes:
+    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + q + struct.pack("!HH", qtype, 1)
+
+
+def test_the_name_server_fails_its_names_and_knows_no_other():
+    for name, rcode in (("lc-servfail.test", 2), ("a.LC-SERVFAIL.test", 2),
+                        ("xlc-servfail.test", 3), ("example.com", 3)):
+        q = _query(name)
+        r = hosts.answer(q)
+        qid, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", r[:12])
+        assert (qid, flags & 0x8000, flags & 0x0100, flags & 0xF, qd, an, ns, ar) == \
+            (0x1234, 0x8000, 0x0100, rcode, 1, 0, 0, 0), name
+        assert r[12:] == q[12:]                     # the question, echoed
+    assert hosts.answer(b"") is None
+    assert hosts.answer(b"\x12\x34\x81\x00" + bytes(8)) is None      # a response
+    assert hosts.answer(_query("a.test")[:-3]) is None                # cut short
+    assert hosts.answer(_query("a.test")[:12] + b"\x50abc") is None    # a label past the end
+
+
+@ROOT_ONLY
+def test_the_name_server_answers_on_its_loopback_address_until_closed():
+    server = hosts.NameServer()
+    try:
+        assert server.address.startswith("127.53.")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+            c.settimeout(5)
+            c.sendto(b"junk", (server.address, 53))            # ignored
+            c.sendto(_query("lc-servfail.test", 7), (server.address, 53))
+            r, _ = c.recvfrom(512)
+            assert struct.unpack("!HH", r[:4]) == (7, 0x8182)
+    finally:
+        server.close()
+    assert not server.thread.is_alive() and server.sock.fileno() == -1

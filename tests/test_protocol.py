@@ -85,6 +85,7 @@ def test_a_synchronous_throw_is_answered_as_throw(runner):
         cmd["args"] = [65536]
     r = runner.call(cmd)
     assert r["r"] == "throw" and r["code"] == "ERR_SOCKET_BAD_PORT", r
+    assert "errno" not in r, r          # a Node error carries none (PROTOCOL.md)
     assert runner.call({"op": "end"})["r"] == "ok"
 
 
@@ -139,6 +140,38 @@ def test_hold_keeps_a_connection_and_close_waits_for_it(runner):
     assert r["r"] == "ok", (r, runner.events)
     end = runner.call({"op": "end"})
     assert end["r"] == "ok" and end.get("clean") is True, end
+
+
+def test_a_listener_with_then_close_closes_its_server(runner):
+    """`on` with `then: "close"`: the 'connection' listener's call is
+    reported, then it calls close() from inside the emission: the server
+    stops listening at once, and 'close' follows (the connection, ended after
+    the listeners, was the last one).  Another `then` is an error."""
+    begin(runner)
+    r = runner.call({"op": "on", "srv": "A", "event": "connection", "label": "X",
+                     "then": "explode"})
+    assert r["r"] == "error" and "[then]" in r.get("message", ""), r
+    assert runner.call({"op": "on", "srv": "A", "event": "connection", "label": "K",
+                        "then": "close"})["r"] == "ok"
+    cmd = {"op": "listen", "srv": "A"}
+    if runner.info["runner"] == "c-host":
+        cmd.update(form="port", port=0, host="127.0.0.1")
+    else:
+        cmd["args"] = [0, "127.0.0.1"]
+    assert runner.call(cmd)["r"] == "ok"
+    assert runner.call({"op": "run", "srv": "A", "until": "listening", "ms": 2000})["r"] == "ok"
+    port = runner.call({"op": "address", "srv": "A"})["value"]["port"]
+    runner.events.clear()
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
+        r = runner.call({"op": "run", "srv": "A", "until": "close", "ms": 2000})
+        assert r["r"] == "ok", (r, runner.events)
+    assert runner.call({"op": "settle"})["r"] == "ok"
+    got = [(e["ev"], e.get("label") or e.get("name"), e["sync"]) for e in runner.events]
+    assert got == [("emit", "connection", False), ("call", "K", False),
+                   ("emit", "close", False)], got
+    assert runner.call({"op": "listening", "srv": "A"})["value"] is False
+    end = runner.call({"op": "end"})
+    assert end["r"] == "ok", end
 
 
 def test_an_unknown_op_is_an_error_not_a_crash(runner):

@@ -48,6 +48,10 @@ def test_both_levels_are_used(loaded):
     ({"steps": [{"listen": [-1], "message": "m"}]}, "message is about a throw; it needs throws"),
     ({"steps": [{"listen": [-1], "throws": "ERR_SOCKET_BAD_PORT", "class": "BadError"}]},
      "class must be one of Error, TypeError, RangeError, not 'BadError'"),
+    ({"steps": [{"on": "connection", "label": "K", "then": "explode"}, {"listen": []}]},
+     "(on): then must be close, not 'explode'"),
+    ({"steps": [{"on": "connection", "label": "K", "then": True}, {"listen": []}]},
+     "(on): then must be"),
     ({"steps": [{"listen": [-1], "throws": "E", "message": 5}]}, "message must be a string"),
     ({"steps": [{"listen": [-1], "throws": "E", "message": "in use {@prot:P}"}]},
      "message {@prot:P}: unknown value token '@prot:P'"),
@@ -251,6 +255,14 @@ def test_the_call_line_tells_before_close_from_after_close():
         "server.listen(0); /* after 'listening' */ server.close(); server.listen(0, L2)"
     assert calls.call_line(after) == ("server.listen(0); /* after 'listening' */ "
                                       "server.close(); /* after 'close' */ server.listen(0, L2)")
+
+
+def test_the_call_line_shows_a_listener_that_closes_its_server():
+    sc = _sc({"listen": [0]}, {"wait": "listening"},
+             {"on": "connection", "label": "K", "then": "close"}, {"connect": "ok"},
+             {"wait": "close"})
+    assert calls.call_line(sc) == ("server.listen(0); /* after 'listening' */ "
+                                   "server.on('connection', function K() { server.close(); })")
 
 
 def test_the_call_line_of_two_servers_a_umask_abort_dispose_and_reads():

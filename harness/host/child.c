@@ -27,6 +27,7 @@
 #define MAX_EMITTED      32
 #define EMITTED_NAME_MAX 64
 #define MAX_TRACKED_FDS  1024
+#define MAX_ACTS         64
 
 typedef struct server_rec_s {
   char *name;
@@ -39,6 +40,14 @@ typedef struct server_rec_s {
 static int g_sync; /* inside listen/close/abort: events are synchronous */
 static server_rec_t g_servers[MAX_SERVERS];
 static int g_n_servers;
+/* Listeners that act (`on` with `then`): when the shim reports a call of
+ * `label` for `event` of server `s`, the host calls close() on s. */
+typedef struct act_s {
+  server_rec_t *s;
+  char *event, *label;
+} act_t;
+static act_t g_acts[MAX_ACTS];
+static int g_n_acts;
 /* Scenario child: fds open once the scenario began, and fds mksock made
  * (handed to the shim, which may or may not close them). */
 static int g_start_fds[MAX_TRACKED_FDS], g_n_start_fds;
@@ -103,6 +112,46 @@ static void write_error_object(lch__jw_t *w, const lc_error_t *e) {
   lch__jw_end(w);
 }
 
+/* A listener added with `then = close` ran (its call is reported): it calls
+ * server.close() without a callback, as the `close` op does, from inside the
+ * shim's emission (a re-entrant call the shim must take, as Node does).
+ * What close() itself reports before it returns is synchronous. */
+static void act(server_rec_t *s, const char *event, const char *label) {
+  for (int i = 0; i < g_n_acts; i++) {
+    if (g_acts[i].s != s || strcmp(g_acts[i].event, event) != 0 ||
+        strcmp(g_acts[i].label, label) != 0)
+      continue;
+    lc_error_t e;
+    memset(&e, 0, sizeof(e));
+    e.port = -1;
+    int was_sync = g_sync;
+    g_sync = 1;
+    int rc = lch__shim->close(s->srv, NULL, &e);
+    g_sync = was_sync;
+    if (rc != 0)
+      fprintf(stderr,
+              "lc-host: [%s] close() from listener [%s] returned %d (%s)\n",
+              lch__lib, label, rc, rc == -1 && e.code ? e.code : "no code");
+    return;
+  }
+}
+
+static int add_act(server_rec_t *s, const char *event, const char *label) {
+  if (g_n_acts == MAX_ACTS)
+    return -1;
+  act_t *a = &g_acts[g_n_acts];
+  a->s = s;
+  a->event = strdup(event);
+  a->label = strdup(label);
+  if (!a->event || !a->label) {
+    free(a->event);
+    free(a->label);
+    return -1;
+  }
+  g_n_acts++;
+  return 0;
+}
+
 static void on_event(void *host_ctx, const lc_event_t *ev) {
   server_rec_t *s = NULL;
   lch__jw_t *w = &lch__ev;
@@ -138,6 +187,8 @@ static void on_event(void *host_ctx, const lc_event_t *ev) {
   lch__send_line(w);
   if (type == LC_EVENT_EMIT && s && name)
     note_emitted(s, name);
+  if (type == LC_EVENT_CALL && s && name && EV_HAS(ev, label) && ev->label)
+    act(s, name, ev->label);
 }
 
 static void free_servers(void) {
@@ -178,6 +229,8 @@ static void respond_throw(const lch__cmd_t *cmd, const lc_error_t *e) {
   lch__resp_begin("throw", 1, cmd->seq);
   lch__jw_cstr(&lch__resp, "code", e->code);
   lch__jw_cstr(&lch__resp, "message", e->message);
+  if (e->errnum != 0) /* a system error's errno; a Node error has none */
+    lch__jw_int(&lch__resp, "errno", e->errnum);
   lch__resp_send();
 }
 
@@ -470,6 +523,12 @@ static int scenario_command(const lch__cmd_t *cmd) {
   init_error(&e);
   switch (cmd->op) {
   case LCH_OP_ON:
+    if (cmd->then_close && add_act(s, cmd->event, cmd->label) < 0) {
+      lch__respond_error(1, cmd->seq,
+                         "on: at most %d listeners with [then] per scenario",
+                         MAX_ACTS);
+      break;
+    }
     rc = lch__shim->on(s->srv, cmd->event, cmd->label);
     if (rc == 0)
       lch__respond_ok(cmd);
@@ -684,6 +743,7 @@ void lch__run_scenario(const lch__cmd_t *begin) {
                  "only)",
                  rc);
   g_n_servers = 0;
+  g_n_acts = 0;
   server_rec_t *a = &g_servers[0];
   memset(a, 0, sizeof(*a));
   a->name = "A";

@@ -15,7 +15,7 @@ static const op_def_t op_defs[] = {
     {"hello", LCH_OP_HELLO, ""},
     {"begin", LCH_OP_BEGIN, "id cwd umask"},
     {"server", LCH_OP_SERVER, "srv"},
-    {"on", LCH_OP_ON, "srv event label"},
+    {"on", LCH_OP_ON, "srv event label then"},
     {"listen", LCH_OP_LISTEN,
      "srv form port host backlog path fd exclusive ipv6Only readableAll "
      "writableAll reusePort signal cb"},
@@ -332,11 +332,19 @@ int lch__proto_parse(const char *line, size_t len, lch__cmd_t *out,
       out->umask = (int)mask; /* -1: keep the host's */
     }
     break;
-  case LCH_OP_ON:
+  case LCH_OP_ON: {
+    const char *then = NULL;
     if (get_str(&c, "event", 1, &out->event) < 0 ||
-        get_str(&c, "label", 1, &out->label) < 0)
+        get_str(&c, "label", 1, &out->label) < 0 ||
+        get_str(&c, "then", 0, &then) < 0)
       return -1;
+    if (then && strcmp(then, "close") != 0)
+      return err(errbuf, errlen,
+                 "on: field [then] must be close when present, not [%.64s]",
+                 then);
+    out->then_close = then != NULL;
     break;
+  }
   case LCH_OP_LISTEN: return parse_listen(&c);
   case LCH_OP_CLOSE:
     if (get_str(&c, "cb", 0, &out->cb) < 0)

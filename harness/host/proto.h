@@ -55,6 +55,7 @@ typedef struct lch__cmd_s {
   int umask; /* the scenario process's umask, or -1 to keep the host's */
   /* on */
   const char *event, *label;
+  int then_close; /* then: "close": the listener calls close() when it ran */
   /* close: callback label or NULL */
   const char *cb;
   /* listen: ready to pass to the shim (size, form, has, fields) */

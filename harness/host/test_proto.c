@@ -100,6 +100,12 @@ int main(void) {
   BAD("{\"op\":\"server\",\"seq\":1}", "missing field [srv]");
   BAD("{\"op\":\"on\",\"seq\":1,\"event\":\"listening\"}",
       "missing field [label]");
+  BAD("{\"op\":\"on\",\"seq\":1,\"event\":\"connection\",\"label\":\"K\","
+      "\"then\":\"explode\"}",
+      "[then] must be close when present, not [explode]");
+  BAD("{\"op\":\"on\",\"seq\":1,\"event\":\"connection\",\"label\":\"K\","
+      "\"then\":true}",
+      "[then] must be a string");
   BAD("{\"op\":\"listen\",\"seq\":1}", "missing field [form]");
   BAD("{\"op\":\"listen\",\"seq\":1,\"form\":\"pipe\"}",
       "port, path, handle or options");
@@ -190,6 +196,14 @@ int main(void) {
         "mksock defaults");
   good("{\"op\":\"close\",\"seq\":8,\"cb\":\"\\ud83d\\ude00\"}");
   check(!strcmp(good_cmd.cb, "\xf0\x9f\x98\x80"), "surrogate pair to UTF-8");
+  good(
+      "{\"op\":\"on\",\"seq\":10,\"event\":\"connection\",\"label\":\"K\","
+      "\"then\":\"close\"}");
+  check(good_cmd.op == LCH_OP_ON && good_cmd.then_close == 1 &&
+            !strcmp(good_cmd.label, "K"),
+        "on with then close");
+  good("{\"op\":\"on\",\"seq\":11,\"event\":\"connection\",\"label\":\"K\"}");
+  check(good_cmd.then_close == 0, "on without then");
   good("{\"op\":\"close\",\"seq\":9}");
   check(good_cmd.cb == NULL, "close without a callback");
   lch__cmd_free(&good_cmd);

@@ -250,7 +250,12 @@ typedef struct lc_shim_s {
 
   /* server.close([callback]).  `callback_label` is NULL for close() without
    * a callback.  The callback MUST be called after 'close' is emitted, with
-   * ERR_SERVER_NOT_RUNNING when the server was not listening. */
+   * ERR_SERVER_NOT_RUNNING when the server was not listening.  The host
+   * also calls it from inside its event callback, while the shim reports a
+   * listener's call (a listener that closes its server, PROTOCOL.md `on`
+   * `then`): the shim MUST take that re-entrant call as Node does (inside
+   * 'connection', stop listening at once and emit 'close' once that
+   * connection is gone too). */
   int (*close)(lc_server_t *server, const char *callback_label,
                lc_error_t *err);
 

@@ -26,7 +26,7 @@ steps' business; they are not repeated here.
 """
 from __future__ import annotations
 
-from .steps import step_kind
+from .steps import on_source, step_kind
 
 # The step kinds that call the implementation.
 CALL_KINDS = ("on", "listen", "close", "dispose", "abort")
@@ -51,7 +51,7 @@ def call_text(w, step: dict) -> str | None:
     kind = step_kind(step)
     obj = w.obj(step)
     if kind == "on":
-        return f"{obj}.on('{step['on']}', {step.get('label', step['on'])})"
+        return on_source(obj, step)
     if kind == "listen":
         args = step["listen"] if isinstance(step["listen"], list) else []
         return f"{obj}.listen({_args(w, args)})"

@@ -21,6 +21,15 @@ with its own resolver, so the suite gives that resolver the answers:
 * RESOLV_MULTI=on: glibc answers every line of a name, not only its first,
   whatever /etc/host.conf says about `multi`.
 
+* /etc/resolv.conf is covered with one that names a name server of the
+  suite's own, on a loopback address of its own (127.53.X.Y, port 53, UDP:
+  `NameServer`, a thread of the driver), and /etc/nsswitch.conf, when the
+  machine has one, with `hosts: files dns`: a name the file does not answer
+  goes to that server and to nothing else (no lookup leaves the machine).
+  It answers SERVFAIL for the names of SERVFAIL, which glibc's getaddrinfo()
+  reports as EAI_AGAIN (a resolver failure that is not "no such name"), and
+  NXDOMAIN for every other name (ENOTFOUND, what an offline machine says).
+
 The names are under `.test` (RFC 6761): reserved for testing, answered by
 no DNS server, named by no machine's own file.
 
@@ -40,8 +49,13 @@ link-local) differ.
 from __future__ import annotations
 
 import os
+import random
+import select
 import shutil
+import socket
+import struct
 import subprocess
+import threading
 
 # name -> its answers, in the order the file lists them.
 NAMES = {
@@ -69,31 +83,110 @@ NAMES = {
                                      "fe81::1", "255.255.255.255"],
 }
 
+# Names the suite's name server answers with SERVFAIL (the name and every
+# name under it): getaddrinfo() fails with EAI_AGAIN.
+SERVFAIL = ("lc-servfail.test",)
+
 MARK = "# listen-conformance: names of the suite (harness/listen_conformance/hosts.py)"
 
 # Run as root inside the runner's new mount namespace, before the runner:
-# $1 the hosts copy, $2 the empty gai.conf or "", then the runner's argv.
-# A mount that fails leaves the machine's files (mount says why on stderr):
-# the scenarios that need the names then fail to resolve them, and say so.
-# -n: nothing written to /etc/mtab or /run/mount.
+# $1 the hosts copy, $2 the empty gai.conf or "", $3 the resolv.conf, $4 the
+# nsswitch.conf or "", then the runner's argv.  A mount that fails leaves the
+# machine's files (mount says why on stderr): the scenarios that need the
+# names then fail to resolve them, and say so.  -n: nothing written to
+# /etc/mtab or /run/mount.
 SCRIPT = ('mount -n --bind "$1" /etc/hosts; '
           '[ -z "$2" ] || mount -n --bind "$2" /etc/gai.conf; '
-          'shift 2; RESOLV_MULTI=on; export RESOLV_MULTI; exec "$@"')
+          'mount -n --bind "$3" /etc/resolv.conf; '
+          '[ -z "$4" ] || mount -n --bind "$4" /etc/nsswitch.conf; '
+          'shift 4; RESOLV_MULTI=on; export RESOLV_MULTI; exec "$@"')
 ARGV0 = "lc-private-hosts"
 
 
 def machine_files(etc: str = "/etc") -> tuple[str | None, str | None, str | None]:
     """(the machine's hosts file, its gai.conf or None, a problem or None):
     the regular files /etc/hosts and /etc/gai.conf stand for (a symbolic link
-    followed).  A mount needs a file to cover: without /etc/hosts (absent, a
-    dangling link, not a regular file) there is nothing to cover."""
-    link = os.path.join(etc, "hosts")
-    hosts = os.path.realpath(link)
-    if not os.path.isfile(hosts):
-        return None, None, (f"{link} does not lead to a regular file"
-                            if os.path.lexists(link) else f"there is no {link}")
+    followed).  A mount needs a file to cover: without /etc/hosts or
+    /etc/resolv.conf (absent, a dangling link, not a regular file) there is
+    nothing to cover."""
+    for name in ("hosts", "resolv.conf"):
+        link = os.path.join(etc, name)
+        if not os.path.isfile(os.path.realpath(link)):
+            return None, None, (f"{link} does not lead to a regular file"
+                                if os.path.lexists(link) else f"there is no {link}")
     gai = os.path.realpath(os.path.join(etc, "gai.conf"))
-    return hosts, (gai if os.path.isfile(gai) else None), None
+    return (os.path.realpath(os.path.join(etc, "hosts")),
+            (gai if os.path.isfile(gai) else None), None)
+
+
+def answer(query: bytes) -> bytes | None:
+    """The name server's answer to one DNS query (RFC 1035 4.1): the query's
+    id and question, no records, SERVFAIL (rcode 2) for the names of SERVFAIL
+    and NXDOMAIN (3) for any other; None for what is not a query."""
+    if len(query) < 12:
+        return None
+    qid, flags, qdcount = struct.unpack("!HHH", query[:6])
+    if flags & 0x8000 or qdcount != 1:       # a response, or not one question
+        return None
+    i, labels = 12, []
+    while i < len(query) and query[i] != 0:
+        n = query[i]
+        if n > 63 or i + 1 + n > len(query):
+            return None
+        labels.append(query[i + 1:i + 1 + n].decode("ascii", "replace").lower())
+        i += 1 + n
+    end = i + 5                               # the root label, QTYPE, QCLASS
+    if end > len(query):
+        return None
+    name = ".".join(labels)
+    rcode = 2 if any(name == n or name.endswith("." + n) for n in SERVFAIL) else 3
+    # QR, the query's opcode and RD, RA; the question echoed; no records.
+    reply = 0x8000 | (flags & 0x7900) | 0x0080 | rcode
+    return struct.pack("!HHHHHH", qid, reply, 1, 0, 0, 0) + query[12:end]
+
+
+class NameServer:
+    """The suite's name server: UDP port 53 of a loopback address of its own
+    (127.53.X.Y, chosen at random among free ones), answered by a thread of
+    the driver until close().  Binding port 53 needs root (the containment
+    that mounts its resolv.conf needs root too)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            for attempt in range(20):
+                self.address = f"127.53.{random.randrange(256)}.{random.randrange(1, 255)}"
+                try:
+                    self.sock.bind((self.address, 53))
+                    break
+                except OSError as e:
+                    if attempt == 19 or e.errno != 98:     # EADDRINUSE: another one
+                        raise
+        except OSError:
+            self.sock.close()
+            raise
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="lc-name-server", daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                ready, _, _ = select.select([self.sock], [], [], 0.2)
+                if not ready:
+                    continue
+                query, peer = self.sock.recvfrom(4096)
+                reply = answer(query)
+                if reply is not None:
+                    self.sock.sendto(reply, peer)
+            except (OSError, ValueError):
+                if self.stop.is_set():
+                    return
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
 
 
 def text(machine: str) -> str:
@@ -107,17 +200,19 @@ def text(machine: str) -> str:
 
 
 class Files:
-    """The hosts copy and the empty gai.conf of one implementation's runners,
-    in a directory of the run; made on first use, removed by close()."""
+    """The hosts copy, the empty gai.conf, the resolv.conf and nsswitch.conf
+    of one implementation's runners, in a directory of the run, and the name
+    server the resolv.conf names; made on first use, ended by close()."""
 
     def __init__(self):
         self.dir = None
-        self.hosts = None
-        self.gai = None
+        self.hosts = self.gai = self.resolv = self.nsswitch = None
+        self.server = None
 
-    def paths(self) -> tuple[str, str]:
-        """(hosts, gai.conf or "") for SCRIPT; made now if need be.  OSError
-        when the machine's file cannot be read or the copy written."""
+    def paths(self) -> tuple[str, str, str, str]:
+        """(hosts, gai.conf or "", resolv.conf, nsswitch.conf or "") for
+        SCRIPT; made now if need be.  OSError when the machine's file cannot
+        be read, a copy written or the name server's port bound."""
         if self.dir is None:
             from .containment import open_tmpdir
             src, gai, problem = machine_files()
@@ -127,32 +222,44 @@ class Files:
                 machine = f.read(1 << 20)
             d = open_tmpdir("lc-hosts-")
             try:
-                self.hosts = os.path.join(d, "hosts")
-                with open(self.hosts, "w", encoding="utf-8", errors="surrogateescape") as f:
-                    f.write(text(machine))
-                os.chmod(self.hosts, 0o644)
-                self.gai = None
-                if gai:
-                    self.gai = os.path.join(d, "gai.conf")
-                    with open(self.gai, "w") as f:
-                        f.write("# listen-conformance: glibc's default rules\n")
-                    os.chmod(self.gai, 0o644)
+                self.server = NameServer()
+
+                def write(name, content):
+                    path = os.path.join(d, name)
+                    with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
+                        f.write(content)
+                    os.chmod(path, 0o644)
+                    return path
+                self.hosts = write("hosts", text(machine))
+                self.gai = write("gai.conf", "# listen-conformance: glibc's default rules\n") \
+                    if gai else None
+                # One try of one second: the server answers at once, and a
+                # lost datagram must not cost a scenario its deadline.
+                self.resolv = write("resolv.conf", f"{MARK}\nnameserver {self.server.address}\n"
+                                                   "options timeout:1 attempts:1\n")
+                self.nsswitch = write("nsswitch.conf", f"{MARK}\nhosts: files dns\n") \
+                    if os.path.isfile(os.path.realpath("/etc/nsswitch.conf")) else None
             except OSError:
+                if self.server:
+                    self.server.close()
+                    self.server = None
                 shutil.rmtree(d, ignore_errors=True)
                 raise
             self.dir = d
-        return self.hosts, self.gai or ""
+        return self.hosts, self.gai or "", self.resolv, self.nsswitch or ""
 
     def close(self):
+        if self.server:
+            self.server.close()
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
-        self.dir = self.hosts = self.gai = None
+        self.dir = self.hosts = self.gai = self.resolv = self.nsswitch = None
+        self.server = None
 
 
 def wrapper(files: Files) -> list[str]:
     """The argv that mounts the files and executes the rest of the command."""
-    hosts, gai = files.paths()
-    return ["sh", "-c", SCRIPT, ARGV0, hosts, gai]
+    return ["sh", "-c", SCRIPT, ARGV0, *files.paths()]
 
 
 _PROBLEM: list = []
@@ -176,12 +283,14 @@ def _probe() -> str | None:
         return "it needs mount(8) and sh"
     files = Files()
     try:
-        cmd = ["unshare", "--mount", *wrapper(files), "grep", "-qF", MARK, "/etc/hosts"]
+        cmd = ["unshare", "--mount", *wrapper(files), "sh", "-c",
+               'grep -qF "$1" /etc/hosts && grep -qF "$1" /etc/resolv.conf', "-", MARK]
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                            timeout=20, cwd="/")
         if p.returncode != 0:
             said = " ".join(p.stderr.split())[:300]
-            return f"a private /etc/hosts could not be mounted ({said or f'status {p.returncode}'})"
+            return ("a private /etc/hosts and /etc/resolv.conf could not be mounted "
+                    f"({said or f'status {p.returncode}'})")
         return None
     except (OSError, subprocess.SubprocessError) as e:
         return f"a private /etc/hosts could not be made ({e})"

@@ -17,7 +17,7 @@ from . import lines
 from .events import canon_event, parse_event
 from .paths import CLAUSES, SPEC_DOC
 from .levels import MUST, NODE, cited, step_level, text_events
-from .steps import DEFAULT_WAIT_MS, KINDS, ON_OFF, is_asserting, seconds, step_kind
+from .steps import DEFAULT_WAIT_MS, KINDS, ON_OFF, is_asserting, on_source, seconds, step_kind
 from .values import js, js_str, words_in_text, words_of
 
 # In a checkout the document is docs/SPEC.md; an installed package prints it.
@@ -343,7 +343,7 @@ def printable(text: str) -> str:
 
 SCRIPT = {
     "server": lambda w, s: f"const {s['server'].lower()} = net.createServer()",
-    "on": lambda w, s: f"{w.obj(s)}.on('{s['on']}', {s.get('label', s['on'])})",
+    "on": lambda w, s: on_source(w.obj(s), s),
     "listen": _s_listen,
     "close": _s_close,
     "dispose": lambda w, s: f"{w.obj(s)}[Symbol.asyncDispose]()  (its promise: "

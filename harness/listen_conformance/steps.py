@@ -101,20 +101,41 @@ class Server:
                f"{step['server'].lower()} = net.createServer()`); the first one is server A."
 
 
+# What an `on` listener may do after it recorded its call (`then`).
+ON_THEN = ("close",)
+
+
+def on_source(obj: str, step: dict) -> str:
+    """An `on` step as JavaScript: `server.on('listening', L1)`; a listener
+    with `then = "close"` is written as the function it is."""
+    ev, label = step["on"], step.get("label", step["on"])
+    if step.get("then") == "close":
+        return f"{obj}.on('{ev}', function {label}() {{ {obj}.close(); }})"
+    return f"{obj}.on('{ev}', {label})"
+
+
 @kind
 class On:
-    name, group, value, keys, asserting = "on", CALL, str, {"label": str, **SRV}, False
-    example, doc = '`{ on = "listening", label = "L1" }`', "`server.on('listening', L1)`"
+    name, group, value, keys, asserting = "on", CALL, str, \
+        {"label": str, "then": str, **SRV}, False
+    example, doc = '`{ on = "listening", label = "L1" }`', \
+        "`server.on('listening', L1)`; with `then = \"close\"`, L1 calls " \
+        "`server.close()` (no callback) on that server when it runs, after its call is recorded"
 
     def run(ex, step):
-        ex.ok(ex.call({"op": "on", "srv": ex.srv(step), "event": step["on"],
-                       "label": step.get("label", step["on"])}), "on()")
+        cmd = {"op": "on", "srv": ex.srv(step), "event": step["on"],
+               "label": step.get("label", step["on"])}
+        if "then" in step:
+            cmd["then"] = step["then"]
+        ex.ok(ex.call(cmd), "on()")
 
     def words(w, step):
         ev, label = step["on"], step.get("label", step["on"])
         w.roles[label] = f"the '{ev}' listener"
-        return f"`{label}` is added as {w.a(repr(ev))} listener " \
-               f"(`{w.obj(step)}.on('{ev}', {label})`)."
+        acts = f" that calls {w.obj(step)}.close() when it runs" \
+            if step.get("then") == "close" else ""
+        return f"`{label}` is added as {w.a(repr(ev))} listener{acts} " \
+               f"(`{on_source(w.obj(step), step)}`)."
 
 
 # The classes a synchronous throw of listen() can be (Node's internal errors:
@@ -146,7 +167,8 @@ class Listen:
     call_text = "listen()"
     example = "`{ listen = [ARGS...] }`"
     doc = ("`server.listen(ARGS...)`; fails the scenario if it throws. With "
-           "`throws = \"CODE\"`: it must throw that code; `message = \"...\"`: with exactly "
+           "`throws = \"CODE\"`: it must throw that code (an `ERR_*` code with no errno, "
+           "as Node's own errors have none); `message = \"...\"`: with exactly "
            "that message (`{@port:P}`, `{@path:NAME}`... inside it stand for the token's "
            "value); `class = \"TypeError\"` (`Error`, `RangeError`): an instance of that "
            "class (JavaScript only: a C shim's error has no class, so it is not checked "
@@ -180,6 +202,11 @@ class Listen:
                 if r.get("code") != step["throws"]:
                     raise Fail(f"{call} threw the wrong error", step["throws"], r.get("code"),
                                detail=thrown)
+                # Node's own errors (ERR_*) have no errno; the C ABI's errnum
+                # is 0 for them.
+                if str(step["throws"]).startswith("ERR_") and r.get("errno") is not None:
+                    raise Fail(f"{call} threw a Node error that carries an errno",
+                               "no errno", f"errno {r['errno']}", detail=thrown, level=NODE)
                 # The code is the text's; the class and the message are
                 # Node's (levels.py).
                 if "class" in step and ex.impl.kind != "c" \

@@ -17,7 +17,7 @@ from .cabi import C_OPTION_ORDER, expressible_in_c
 from .paths import CLAUSES, SCENARIO_DIR
 from .levels import (LEVELS, MUST, STEP_KEYS, beyond_text, cited, feature_words,
                      step_level)
-from .steps import KINDS, THROW_CLASSES, has_type, is_asserting, step_kind, type_name
+from .steps import KINDS, ON_THEN, THROW_CLASSES, has_type, is_asserting, step_kind, type_name
 APPLIES = ("all", "c", "js")
 NEEDS = ("ipv6", "nonroot", "root", "abstract", "low-ports-privileged", "hosts")
 
@@ -186,13 +186,15 @@ def lint(sc: dict, clauses: dict) -> list[str]:
 def lint_host_names(sc: dict) -> list[str]:
     """A name under `.test` is one of the suite's own (hosts.py): the
     implementation's resolver answers it only from the private /etc/hosts, so
-    the name must be one hosts.NAMES lists and the scenario must need "hosts"."""
-    from .hosts import NAMES
+    the name must be one hosts.NAMES or hosts.SERVFAIL lists (the suite's name
+    server answers the latter) and the scenario must need "hosts"."""
+    from .hosts import NAMES, SERVFAIL
+    NAMES = [*NAMES, *SERVFAIL]
     out, used = [], []
 
     def walk(v):
         if isinstance(v, str):
-            if v.lower().rstrip(".").endswith(".test"):
+            if v.lower().rstrip(".").endswith(".test") and " " not in v:  # not a message
                 used.append(v)
         elif isinstance(v, dict):
             for x in v.values():
@@ -318,6 +320,8 @@ def lint_step(step) -> list[str]:
     if kind == "events" and isinstance(step["events"], list) and \
             not all(isinstance(e, str) for e in step["events"]):
         out.append(" (events): every event is a string")
+    if kind == "on" and isinstance(step.get("then"), str) and step["then"] not in ON_THEN:
+        out.append(f" (on): then must be {', '.join(ON_THEN)}, not {step['then']!r}")
     if kind == "listen":
         for key in ("message", "class"):
             if key in step and "throws" not in step:

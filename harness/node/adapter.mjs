@@ -300,9 +300,12 @@ function callImpl(seq, f, server) {
     ret = f();
   } catch (e) {
     const obj = e !== null && typeof e === 'object';
-    return { r: 'throw', seq, code: obj ? str(e.code) : null,
-             name: obj ? str(e.name) : typeof e, class: errorClass(e),
-             message: obj ? str(e.message) : String(e) };
+    const res = { r: 'throw', seq, code: obj ? str(e.code) : null,
+                  name: obj ? str(e.name) : typeof e, class: errorClass(e),
+                  message: obj ? str(e.message) : String(e) };
+    // A system error's errno (ErrnoException); a Node error (ERR_*) has none.
+    if (obj && typeof e.errno === 'number') res.errno = e.errno;
+    return res;
   } finally {
     inCall = false;
     markAdopted();
@@ -588,7 +591,24 @@ function handle(cmd) {
       if (typeof cmd.event !== 'string' || typeof cmd.label !== 'string') {
         throw new AdapterError('on needs string event and label');
       }
-      server.on(cmd.event, labelledFn(st, cmd.label, name));
+      if (cmd.then !== undefined && cmd.then !== 'close') {
+        throw new AdapterError(`on: field [then] must be close when present, not ${JSON.stringify(cmd.then)}`);
+      }
+      const fn = labelledFn(st, cmd.label, name);
+      if (cmd.then === 'close') {
+        // A listener that acts: it records its call, then calls
+        // server.close() (no callback) from inside the emission.
+        const S = st;
+        server.on(cmd.event, function (...args) {
+          fn.apply(this, args);
+          if (S !== st || S.quiet) return;
+          const was = inCall;
+          inCall = true;
+          try { server.close(); } finally { inCall = was; }
+        });
+      } else {
+        server.on(cmd.event, fn);
+      }
       return { r: 'ok', seq };
     }
     case 'listen': {

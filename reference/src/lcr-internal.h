@@ -2,11 +2,22 @@
 #ifndef LCR_INTERNAL_H
 #define LCR_INTERNAL_H
 
+#include <errno.h>
+
 #include "lcref.h"
 #include "node_line.h"
 
 /* A negative libuv error from errno (libuv keeps UV__ERR internal). */
 #define LCR__ERR(x) (-(x))
+
+/* A system call made with errno cleared first, so that LCR__SYSERR() right
+ * after it is this call's error and never a code an earlier call left. */
+#define LCR__TRY(call) (errno = 0, (call))
+
+/* The error of the system call LCR__TRY() just made, as a negative errno:
+ * EIO when it left errno 0, so that asking about a call that did not fail
+ * gives an error, deterministically, never "no error" or a stale code. */
+#define LCR__SYSERR() (errno != 0 ? -errno : -EIO)
 
 /* The struct that holds `field` at `ptr`. */
 #define CONTAINER_OF(ptr, type, field) \

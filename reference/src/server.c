@@ -174,9 +174,9 @@ static int create_tcp(lcr_server_t *s, int family, const char *address,
     /* reusePort (Node >= 22.12: UV_TCP_REUSEPORT, libuv >= 1.49). */
     on = 1;
     err = uv_fileno(&h->u.handle, &fd);
-    if (err == 0 &&
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
-      err = LCR__ERR(errno);
+    if (err == 0 && LCR__TRY(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+                                        sizeof(on))) != 0)
+      err = LCR__SYSERR();
     if (err != 0) {
       close_handle(h);
       return err;
@@ -255,17 +255,18 @@ static int create_pipe(lcr_server_t *s, const char *path, size_t len,
   h->is_pipe = 1;
   lcr__server_ref(s);
 
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  fd = LCR__TRY(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd < 0) {
-    err = LCR__ERR(errno);
+    err = LCR__SYSERR();
     goto fail;
   }
 
   memset(&addr, 0, sizeof(addr));
   addr.un.sun_family = AF_UNIX;
   memcpy(addr.un.sun_path, path, bind_len);
-  if (bind(fd, (struct sockaddr *)&addr.un, (socklen_t)addr_len) != 0) {
-    err = LCR__ERR(errno);
+  if (LCR__TRY(bind(fd, (struct sockaddr *)&addr.un, (socklen_t)addr_len)) !=
+      0) {
+    err = LCR__SYSERR();
     /* libuv (src/unix/pipe.c): "Convert ENOENT to EACCES for compatibility
      * with Windows."  Node reports EACCES for a missing directory. */
     if (err == UV_ENOENT)
@@ -600,16 +601,17 @@ int lcr__listen_path(lcr_server_t *s, const lcr_listen_t *a, int backlog,
   if (bound == NULL) {
     r = UV_ENOMEM;
   } else if (lcr__node_has(s->loop, LCR__NODE_PIPE_CHMOD_EXACT)) {
-    if (uv_fileno(&s->handle->u.handle, &fd) == 0 && fchmod(fd, want) != 0 &&
-        errno != EINVAL && errno != EOPNOTSUPP)
-      r = LCR__ERR(errno);
-    else if (chmod(bound, want) != 0)
-      r = LCR__ERR(errno);
-  } else if (stat(bound, &st) != 0) {
-    r = LCR__ERR(errno);
+    if (uv_fileno(&s->handle->u.handle, &fd) == 0 &&
+        LCR__TRY(fchmod(fd, want)) != 0 && errno != EINVAL &&
+        errno != EOPNOTSUPP)
+      r = LCR__SYSERR();
+    else if (LCR__TRY(chmod(bound, want)) != 0)
+      r = LCR__SYSERR();
+  } else if (LCR__TRY(stat(bound, &st)) != 0) {
+    r = LCR__SYSERR();
   } else if ((st.st_mode & want) != want &&
-             chmod(bound, st.st_mode | want) != 0) {
-    r = LCR__ERR(errno);
+             LCR__TRY(chmod(bound, st.st_mode | want)) != 0) {
+    r = LCR__SYSERR();
   }
   free(bound);
   if (r != 0) {
