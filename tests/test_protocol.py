@@ -174,6 +174,55 @@ def test_a_listener_with_then_close_closes_its_server(runner):
     assert end["r"] == "ok", end
 
 
+def test_fail_makes_the_next_accept_and_chmod_fail_once(runner):
+    """`fail`: the C host makes the implementation's next accept() fail once
+    (the reference drops it, as Node does, and accepts the connection on the
+    next turn; later connections are accepted as usual) and its next chmod()
+    (listen() with writableAll throws EPERM, the socket file is gone); the JS
+    adapter answers `unsupported`."""
+    begin(runner)
+    r = runner.call({"op": "fail", "call": "accept", "errno": 105})
+    if runner.info["runner"] == "js":
+        assert r["r"] == "unsupported" and "cannot be made to fail" in r["message"], r
+        assert runner.call({"op": "end"})["r"] == "ok"
+        return
+    assert r["r"] == "ok", r
+    assert runner.call({"op": "listen", "srv": "A", "form": "port", "port": 0,
+                        "host": "127.0.0.1"})["r"] == "ok"
+    assert runner.call({"op": "run", "srv": "A", "until": "listening", "ms": 2000})["r"] == "ok"
+    port = runner.call({"op": "address", "srv": "A"})["value"]["port"]
+    runner.events.clear()
+    for _ in range(2):     # the armed failure, then an ordinary accept()
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        r = runner.call({"op": "run", "srv": "A", "until": "connection", "ms": 2000})
+        assert r["r"] == "ok", (r, runner.events)
+    assert [e["name"] for e in runner.events] == ["connection", "connection"], runner.events
+
+    path = os.path.join(runner.scenario_dir, "f.sock")
+    assert runner.call({"op": "server", "srv": "B"})["r"] == "ok"
+    assert runner.call({"op": "fail", "call": "chmod", "errno": 1})["r"] == "ok"
+    r = runner.call({"op": "listen", "srv": "B", "form": "options", "path": path,
+                     "writableAll": True})
+    assert r["r"] == "throw" and r["code"] == "EPERM", r
+    assert not os.path.exists(path)
+    # Disarmed after one failure: the same listen() now succeeds.
+    assert runner.call({"op": "listen", "srv": "B", "form": "options", "path": path,
+                        "writableAll": True})["r"] == "ok"
+    assert os.stat(path).st_mode & 0o222 == 0o222
+    end = runner.call({"op": "end"})
+    assert end["r"] == "ok" and end.get("clean") is True, end
+
+
+def test_fail_refuses_an_unknown_call(runner):
+    begin(runner)
+    r = runner.call({"op": "fail", "call": "connect", "errno": 1})
+    if runner.info["runner"] == "js":
+        assert r["r"] == "unsupported", r
+    else:
+        assert r["r"] == "error" and "accept or chmod" in r["message"], r
+    assert runner.call({"op": "end"})["r"] == "ok"
+
+
 def test_an_unknown_op_is_an_error_not_a_crash(runner):
     begin(runner)
     r = runner.call({"op": "frobnicate"})

@@ -63,6 +63,16 @@ def test_both_levels_are_used(loaded):
      "resolves the suite's own host name 'lc-link-local-only.test': needs \"hosts\""),
     ({"steps": [{"listen": [0, "nowhere.test"]}, {"wait": "error"}], "needs": ["hosts"]},
      "host name 'nowhere.test' is under .test but is none of the suite's own"),
+    ({"steps": [{"fail": "accept", "errno": "ENOPE"}, {"listen": []}]},
+     "step 1 (fail): errno must be an errno name such as \"ENOBUFS\", not 'ENOPE'"),
+    ({"steps": [{"fail": "accept"}, {"listen": []}]},
+     "step 1 (fail): errno must be an errno name such as \"ENOBUFS\", not None"),
+    ({"steps": [{"fail": "accept", "errno": "errorcode"}, {"listen": []}]},
+     "errno must be an errno name"),
+    ({"steps": [{"fail": "connect", "errno": "EPERM"}, {"listen": []}]},
+     "step 1 (fail): fail must be one of accept, chmod, not 'connect'"),
+    ({"steps": [{"fail": "accept", "errno": 105}, {"listen": []}]},
+     "step 1 (fail): errno must be a string, not 105"),
 ])
 def test_lint_names_the_problem(loaded, broken, problem):
     clauses, _ = loaded

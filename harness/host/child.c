@@ -502,6 +502,11 @@ static int scenario_command(const lch__cmd_t *cmd) {
     lch__resp_send();
     return 0;
   }
+  case LCH_OP_FAIL:
+    /* The next accept()/chmod() the implementation makes fails (faults.c). */
+    lch__fault_arm(lch__fault_kind(cmd->call), cmd->fail_errno);
+    lch__respond_ok(cmd);
+    return 0;
   case LCH_OP_SETTLE:
     for (int i = 0; i < 3; i++) {
       rc = lch__shim->run(0);

@@ -121,6 +121,16 @@ int lch__loadtime_sockets(char *buf, size_t size);
 void lch__do_hello(const lch__cmd_t *cmd);
 
 /* ------------------------------------------------------------------------ */
+/* faults.c: one-shot failures of the implementation's system calls (`fail`) */
+
+/* The kinds `fail` arms: accept (accept, accept4), chmod (chmod, fchmod). */
+enum { LCH_FAULT_ACCEPT = 0, LCH_FAULT_CHMOD = 1, LCH_FAULT_COUNT = 2 };
+/* The kind of a `call` name, or -1. */
+int lch__fault_kind(const char *name);
+/* The next call of `kind` returns -1 with errno `err` (> 0), once. */
+void lch__fault_arm(int kind, int err);
+
+/* ------------------------------------------------------------------------ */
 /* privs.c: dropping root and setting limits, before the shim loads */
 
 typedef struct lch__limits_s {

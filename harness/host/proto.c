@@ -31,6 +31,7 @@ static const op_def_t op_defs[] = {
     {"settle", LCH_OP_SETTLE, ""},
     {"end", LCH_OP_END, ""},
     {"quit", LCH_OP_QUIT, ""},
+    {"fail", LCH_OP_FAIL, "call errno"},
 };
 
 static int err(char *errbuf, size_t errlen, const char *fmt, ...) {
@@ -271,6 +272,21 @@ static int parse_mksock(ctx_t *c) {
   return 0;
 }
 
+/* fail: which calls (the host's kinds, faults.c) and an errno > 0. */
+static int parse_fail(ctx_t *c) {
+  lch__cmd_t *cmd = c->cmd;
+  int64_t e = 0;
+  if (get_str(c, "call", 1, &cmd->call) < 0 ||
+      get_int(c, "errno", 1, 1, 4095, &e) < 0)
+    return -1;
+  if (strcmp(cmd->call, "accept") != 0 && strcmp(cmd->call, "chmod") != 0)
+    return err(c->errbuf, c->errlen,
+               "fail: field [call] must be accept or chmod, not [%.64s]",
+               cmd->call);
+  cmd->fail_errno = (int)e;
+  return 0;
+}
+
 int lch__proto_parse(const char *line, size_t len, lch__cmd_t *out,
                      char *errbuf, size_t errlen) {
   ctx_t c = {out, errbuf, errlen};
@@ -351,6 +367,7 @@ int lch__proto_parse(const char *line, size_t len, lch__cmd_t *out,
       return -1;
     break;
   case LCH_OP_MKSOCK: return parse_mksock(&c);
+  case LCH_OP_FAIL: return parse_fail(&c);
   case LCH_OP_RUN:
     out->ms = 3000;
     if (get_str(&c, "until", 1, &out->until) < 0 ||

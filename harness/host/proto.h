@@ -32,7 +32,8 @@ typedef enum lch__op_e {
   LCH_OP_SETTLE,
   LCH_OP_END,
   LCH_OP_QUIT,
-  LCH_OP_HOLD
+  LCH_OP_HOLD,
+  LCH_OP_FAIL
 } lch__op_t;
 
 typedef enum lch__family_e {
@@ -73,6 +74,9 @@ typedef struct lch__cmd_s {
   /* run */
   const char *until;
   int64_t ms; /* 3000 when absent */
+  /* fail: the kind of call ("accept", "chmod") and the errno to fail with */
+  const char *call;
+  int fail_errno;
 
   lch__json_object_t json;
 } lch__cmd_t;

@@ -135,6 +135,18 @@ int main(void) {
       "[path] is for unix");
   BAD("{\"op\":\"mksock\",\"seq\":1,\"name\":\"H\",\"ipv6Only\":true}",
       "is for tcp6");
+  BAD("{\"op\":\"fail\",\"seq\":1,\"errno\":105}", "missing field [call]");
+  BAD("{\"op\":\"fail\",\"seq\":1,\"call\":\"accept\"}",
+      "missing field [errno]");
+  BAD("{\"op\":\"fail\",\"seq\":1,\"call\":\"connect\",\"errno\":1}",
+      "must be accept or chmod, not [connect]");
+  BAD("{\"op\":\"fail\",\"seq\":1,\"call\":\"accept\",\"errno\":0}",
+      "[errno] = 0 is outside");
+  BAD("{\"op\":\"fail\",\"seq\":1,\"call\":\"chmod\",\"errno\":\"EPERM\"}",
+      "[errno] must be an integer");
+  BAD("{\"op\":\"fail\",\"seq\":1,\"call\":\"chmod\",\"errno\":1,\"srv\":"
+      "\"A\"}",
+      "unknown field [srv]");
   {
     static char huge[LCH_PROTO_LINE_MAX + 10];
     memset(huge, ' ', sizeof(huge));
@@ -206,6 +218,13 @@ int main(void) {
   check(good_cmd.then_close == 0, "on without then");
   good("{\"op\":\"close\",\"seq\":9}");
   check(good_cmd.cb == NULL, "close without a callback");
+  good("{\"op\":\"fail\",\"seq\":10,\"call\":\"accept\",\"errno\":105}");
+  check(good_cmd.op == LCH_OP_FAIL && !strcmp(good_cmd.call, "accept") &&
+            good_cmd.fail_errno == 105,
+        "fail accept ENOBUFS");
+  good("{\"op\":\"fail\",\"seq\":11,\"call\":\"chmod\",\"errno\":4095}");
+  check(!strcmp(good_cmd.call, "chmod") && good_cmd.fail_errno == 4095,
+        "fail chmod, the largest errno");
   lch__cmd_free(&good_cmd);
 
   writer_roundtrip();

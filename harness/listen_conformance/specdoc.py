@@ -375,6 +375,8 @@ SCRIPT = {
                          f"and holds the connection open as {s['hold']} (the server keeps "
                          f"its side)",
     "hangup": lambda w, s: f"harness: ends {s['hangup']}",
+    "fail": lambda w, s: f"runner: the next {s['fail']}() fails with {s.get('errno')} "
+                         f"(C shims only)",
 }
 
 
@@ -643,6 +645,10 @@ NOTATION = [
                      "open the connections the server accepts from then on, each until its "
                      "peer ends it."),
     ({"hangup": "K1"}, "The harness ends that connection; the server's side then ends too."),
+    ({"fail": "accept", "errno": "ENOBUFS"},
+     "The runner makes the implementation's next `accept()` (or `chmod()`) fail once with "
+     "that errno, without reaching the kernel: the C host's own wrappers of those calls, so "
+     "C shims only (a JavaScript runtime SKIPs the scenario)."),
 ]
 
 

@@ -1005,6 +1005,46 @@ class Hangup:
                f"the server's side of it then ends too."
 
 
+# The calls `fail` can make fail (PROTOCOL.md, op `fail`): the name a step
+# gives, and the C functions the C host's wrapper of that kind covers.
+FAIL_CALLS = {"accept": "accept()/accept4()", "chmod": "chmod()/fchmod()"}
+NO_FAULTS = "a JavaScript runtime's system calls cannot be made to fail from outside"
+
+
+@kind
+class FailCall:
+    name, group, value, keys, asserting = "fail", HARNESS, str, {"errno": str}, False
+    example = '`{ fail = "accept", errno = "ENOBUFS" }`'
+    doc = ("the runner makes the implementation's next `accept()` (`accept`/`accept4`), or its "
+           "next `chmod()` (`chmod`/`fchmod`), fail once with that errno, without reaching the "
+           "kernel (C shims only: the C host's own wrappers of those calls; on a JavaScript "
+           "runtime the scenario SKIPs)")
+
+    def lint(step):
+        out = []
+        if step["fail"] not in FAIL_CALLS:
+            out.append(f" (fail): fail must be one of {', '.join(FAIL_CALLS)}, "
+                       f"not {step['fail']!r}")
+        e = step.get("errno")
+        if not isinstance(e, str) or not isinstance(getattr(errno, e, None), int) \
+                or not e.startswith("E"):
+            out.append(f" (fail): errno must be an errno name such as \"ENOBUFS\", "
+                       f"not {e!r}")
+        return out
+
+    def run(ex, step):
+        r = ex.call({"op": "fail", "call": step["fail"], "errno": getattr(errno, step["errno"])})
+        if r.get("r") == "unsupported":
+            said = r.get("message")
+            raise Skip(NO_FAULTS if not said or said == NO_FAULTS else f"{NO_FAULTS} ({said})")
+        ex.ok(r, f"arming a failure of {step['fail']}()")
+
+    def words(w, step):
+        call = step["fail"]
+        return f"The runner makes the implementation's next {call}() fail with " \
+               f"{step['errno']} (C shims only: the host's own {call}())."
+
+
 # ---------------------------------------------------------------------------
 # For the lint and the documents
 

@@ -317,6 +317,8 @@ def lint_step(step) -> list[str]:
     for key, want in [(kind, k.value), *k.keys.items(), *STEP_KEYS.items()]:
         if key in step and not has_type(step[key], want):
             out.append(f" ({kind}): {key} must be {type_name(want)}, not {step[key]!r}")
+    if hasattr(k, "lint") and not any(o.startswith(f" ({kind}): ") for o in out):
+        out += k.lint(step)   # the kind's own checks of its values (steps.py)
     if kind == "events" and isinstance(step["events"], list) and \
             not all(isinstance(e, str) for e in step["events"]):
         out.append(" (events): every event is a string")

@@ -649,6 +649,13 @@ function handle(cmd) {
       st.holding.add(name);
       return { r: 'ok', seq };
     }
+    case 'fail': {
+      // A one-shot failure of the implementation's next accept() / chmod()
+      // (PROTOCOL.md): the C host wraps those calls itself; a runtime's
+      // system calls are out of the adapter's reach.
+      return { r: 'unsupported', seq,
+               message: "a JavaScript runtime's system calls cannot be made to fail from outside" };
+    }
     case 'abort': {
       serverOf(cmd);
       return callImpl(seq, () => st.ac.abort());
@@ -700,7 +707,7 @@ function handle(cmd) {
 }
 
 const KNOWN_OPS = new Set(['hello', 'begin', 'server', 'on', 'listen', 'close', 'dispose', 'address',
-  'listening', 'abort', 'fd', 'mksock', 'hold', 'run', 'settle', 'end', 'quit']);
+  'listening', 'abort', 'fd', 'mksock', 'hold', 'run', 'settle', 'end', 'quit', 'fail']);
 
 // ---------------------------------------------------------------------------
 // Input.  The next command is read with a blocking read of fd 0, so the event
