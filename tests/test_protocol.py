@@ -110,6 +110,19 @@ def test_a_unix_socket_made_by_the_runner(runner):
     assert runner.call({"op": "end"})["r"] == "ok"
 
 
+def listen_on_loopback(runner, srv="A") -> int:
+    """listen(0, '127.0.0.1') on `srv`, in the runner's own form, run until
+    'listening': the port it got."""
+    cmd = {"op": "listen", "srv": srv}
+    if runner.info["runner"] == "c-host":
+        cmd.update(form="port", port=0, host="127.0.0.1")
+    else:
+        cmd["args"] = [0, "127.0.0.1"]
+    assert runner.call(cmd)["r"] == "ok"
+    assert runner.call({"op": "run", "srv": srv, "until": "listening", "ms": 2000})["r"] == "ok"
+    return runner.call({"op": "address", "srv": srv})["value"]["port"]
+
+
 def test_hold_keeps_a_connection_and_close_waits_for_it(runner):
     """`hold`: the accepted connection stays open (the client reads no end of
     stream), close() emits nothing while it is open, and 'close' follows the
@@ -118,14 +131,7 @@ def test_hold_keeps_a_connection_and_close_waits_for_it(runner):
     begin(runner)
     runner.events.clear()
     assert runner.call({"op": "hold", "srv": "A"})["r"] == "ok"
-    cmd = {"op": "listen", "srv": "A"}
-    if runner.info["runner"] == "c-host":
-        cmd.update(form="port", port=0, host="127.0.0.1")
-    else:
-        cmd["args"] = [0, "127.0.0.1"]
-    assert runner.call(cmd)["r"] == "ok"
-    assert runner.call({"op": "run", "srv": "A", "until": "listening", "ms": 2000})["r"] == "ok"
-    port = runner.call({"op": "address", "srv": "A"})["value"]["port"]
+    port = listen_on_loopback(runner)
     with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
         r = runner.call({"op": "run", "srv": "A", "until": "connection", "ms": 2000})
         assert r["r"] == "ok", r
@@ -153,14 +159,7 @@ def test_a_listener_with_then_close_closes_its_server(runner):
     assert r["r"] == "error" and "[then]" in r.get("message", ""), r
     assert runner.call({"op": "on", "srv": "A", "event": "connection", "label": "K",
                         "then": "close"})["r"] == "ok"
-    cmd = {"op": "listen", "srv": "A"}
-    if runner.info["runner"] == "c-host":
-        cmd.update(form="port", port=0, host="127.0.0.1")
-    else:
-        cmd["args"] = [0, "127.0.0.1"]
-    assert runner.call(cmd)["r"] == "ok"
-    assert runner.call({"op": "run", "srv": "A", "until": "listening", "ms": 2000})["r"] == "ok"
-    port = runner.call({"op": "address", "srv": "A"})["value"]["port"]
+    port = listen_on_loopback(runner)
     runner.events.clear()
     with socket.create_connection(("127.0.0.1", port), timeout=2):
         r = runner.call({"op": "run", "srv": "A", "until": "close", "ms": 2000})
@@ -187,10 +186,7 @@ def test_fail_makes_the_next_accept_and_chmod_fail_once(runner):
         assert runner.call({"op": "end"})["r"] == "ok"
         return
     assert r["r"] == "ok", r
-    assert runner.call({"op": "listen", "srv": "A", "form": "port", "port": 0,
-                        "host": "127.0.0.1"})["r"] == "ok"
-    assert runner.call({"op": "run", "srv": "A", "until": "listening", "ms": 2000})["r"] == "ok"
-    port = runner.call({"op": "address", "srv": "A"})["value"]["port"]
+    port = listen_on_loopback(runner)
     runner.events.clear()
     for _ in range(2):     # the armed failure, then an ordinary accept()
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
