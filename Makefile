@@ -26,6 +26,9 @@ PYTEST   := $(PYTHON) -m pytest
 # busy, and pytest-xdist's worker start-up costs more than it saves at this
 # size (make bench prints both).  SUITE_JOBS=2 runs it on xdist workers.
 SUITE_JOBS ?= 1
+# Scenarios side by side in forked copies of the driver (lanes.py): auto is
+# 2 on two cores or more; LANES=1 runs them one at a time.
+LANES ?= auto
 # The user's values reach the suite through the environment (LC_IMPL,
 # LC_SCENARIO, LC_CLAUSE, LC_EXPECT, read by the plugin), never through the
 # shell's parser: IMPL="x'; rm -rf ~; '" is one odd implementation name, no
@@ -57,6 +60,7 @@ build: deps $(BUILD)/CMakeCache.txt
 # but GNU make turns any failing recipe into 2: CI calls ./lc itself.
 conformance: export LC_ARGS := $(ARGS)
 conformance: export LC_SUITE_JOBS := $(SUITE_JOBS)
+conformance: export LC_LANES := $(LANES)
 conformance:
 	@$(PYTHON) harness/tools/front_door.py
 

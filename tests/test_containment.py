@@ -113,6 +113,25 @@ def _marked(mark):
     return found
 
 
+def _lane_of(pid):
+    """The driver's forked lanes (lanes.py): its children that run python."""
+    kids = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids += [int(k) for k in f.read().split()]
+    except OSError:
+        return []
+    out = []
+    for k in kids:
+        try:
+            if open(f"/proc/{k}/comm").read().startswith("python"):
+                out.append(k)
+        except OSError:
+            pass
+    return out
+
+
 def _settled(mark, seconds=3.0):
     deadline = time.monotonic() + seconds
     while _marked(mark) and time.monotonic() < deadline:
@@ -159,11 +178,13 @@ def _read_until_progress(p, marks, seconds):
     return got
 
 
+@pytest.mark.parametrize("lanes", [1, 2])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupted_run_says_so_and_leaves_nothing(tmp_path, sig, slow_node):
+def test_an_interrupted_run_says_so_and_leaves_nothing(tmp_path, sig, lanes, slow_node):
     mark = uuid.uuid4().hex
     env = dict(os.environ, LC_RUN_MARK=mark)
-    p = _suite(["--impl", slow_node, "--report-dir", tmp_path, "-p", "no:xdist"], env=env)
+    p = _suite(["--impl", slow_node, "--report-dir", tmp_path, "-p", "no:xdist",
+                "--lanes", str(lanes)], env=env)
     # The signal comes once some scenarios have run (their progress marks are
     # out), however slowly a loaded machine starts the run.
     seen = _read_until_progress(p, marks=5, seconds=60)
@@ -181,13 +202,19 @@ def test_an_interrupted_run_says_so_and_leaves_nothing(tmp_path, sig, slow_node)
     assert not _settled(mark), "processes of the run outlived it"
 
 
-def test_a_driver_killed_outright_takes_its_runners_with_it(tmp_path):
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_a_driver_killed_outright_takes_its_runners_with_it(tmp_path, lanes):
     mark = uuid.uuid4().hex
     env = dict(os.environ, LC_RUN_MARK=mark)
-    p = _suite(["--impl", "node", "--no-report", "-p", "no:xdist"], env=env)
+    p = _suite(["--impl", "node", "--no-report", "-p", "no:xdist", "--lanes", str(lanes)],
+               env=env)
     deadline = time.monotonic() + 20
-    while len(_marked(mark)) < 2 and time.monotonic() < deadline:
+    # The driver and a runner; with two lanes, the lane (a python3 child of
+    # the driver) and its runner too.
+    while (len(_marked(mark)) < 2 * lanes or lanes > 1 and not _lane_of(p.pid)) \
+            and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert lanes == 1 or _lane_of(p.pid), "no lane started within 20 s"
     p.kill()
     p.communicate()
     left = _settled(mark)

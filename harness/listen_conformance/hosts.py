@@ -166,14 +166,16 @@ class NameServer:
             self.sock.close()
             raise
         self.stop = threading.Event()
+        # close() writes to this pipe: the thread wakes at once and ends.
+        self.wake_r, self.wake_w = os.pipe()
         self.thread = threading.Thread(target=self._serve, name="lc-name-server", daemon=True)
         self.thread.start()
 
     def _serve(self):
         while not self.stop.is_set():
             try:
-                ready, _, _ = select.select([self.sock], [], [], 0.2)
-                if not ready:
+                ready, _, _ = select.select([self.sock, self.wake_r], [], [])
+                if self.sock not in ready:
                     continue
                 query, peer = self.sock.recvfrom(4096)
                 reply = answer(query)
@@ -185,8 +187,14 @@ class NameServer:
 
     def close(self):
         self.stop.set()
+        try:
+            os.write(self.wake_w, b"x")
+        except OSError:
+            pass
         self.thread.join(timeout=5)
         self.sock.close()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
 
 
 def text(machine: str) -> str:

@@ -43,6 +43,10 @@ def pytest_addoption(parser):
     group.addoption("--expectations", default=os.environ.get("LC_EXPECT") or None,
                     help="Expectation file of known results (TOML); 'auto' picks "
                          "fixtures/expectations/<impl>.toml when it exists")
+    group.addoption("--lanes", default=os.environ.get("LC_LANES") or "1",
+                    help="Scenarios run side by side in this many forked copies of the "
+                         "driver (lanes.py): a number, or 'auto' (2 on two cores or more) "
+                         "(default: $LC_LANES, else 1; ./lc: auto)")
     group.addoption("--report-dir", default=None,
                     help="Where <impl>.json and <impl>.xml go (default: the build tree's reports/, "
                          "else build/reports in a checkout, ./lc-reports when installed)")

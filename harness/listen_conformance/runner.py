@@ -371,6 +371,19 @@ class Runner:
                 pass
         self.stderr.thread.join(timeout=2)
 
+    def abandon(self):
+        """In a forked copy of the driver (a lane, lanes.py): let this runner
+        go without a word to it, its pipe ends closed here only; the driver
+        that started it still owns it.  The object is kept referenced (no
+        finalizer closes the fd numbers again)."""
+        from . import lanes
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                os.close(f.fileno())
+            except (OSError, ValueError):
+                pass
+        lanes.abandon(self)
+
     def own_deadline(self) -> str:
         """What the runner was told of a deadline of its own (a TIMEOUT says
         it): the C host's --scenario-timeout-ms, if it was passed one."""
@@ -497,6 +510,21 @@ class Impl:
                 raise SetupError(f"cannot give the adapter to user {user}: {e}") from None
         return [os.path.join(self.share, "adapter.mjs") if a == str(paths.ADAPTER) else a
                 for a in self.argv]
+
+    def lane_copy(self) -> "Impl":
+        """This implementation for a lane (lanes.py), called in the forked
+        process: runners, a private /etc/hosts with its name server, and an
+        adapter copy of its own; the driver's runners are let go of here."""
+        import copy
+        from . import lanes
+        for r in self._runners.values():
+            r.abandon()
+        lanes.abandon(self)
+        other = copy.copy(self)
+        other._runners = {}
+        other.share = None
+        other.hosts = hosts_mod.Files() if self.hosts is not None else None
+        return other
 
     def discard(self, user: str | None = containment.DEFAULT):
         if user is containment.DEFAULT:

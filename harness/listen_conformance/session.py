@@ -55,6 +55,8 @@ class SuiteSession:
         self.index = {}
         self.is_worker = hasattr(config, "workerinput")
         self.selected = set()     # ids collected in this run
+        self.lanes = None         # lanes.Lanes, when scenarios run side by side
+        self.items = []           # what runs, in pytest's order (a lane's positions)
 
     # -- set-up -----------------------------------------------------------------
     def load_table(self):
@@ -106,8 +108,8 @@ class SuiteSession:
                         node_version=lines.version_of(self.node_line))
             # Fail fast, once, with one line: start the runner and shake hands
             # (its hello says which Node version a runtime is).
+            # The runner stays: the first scenario (in the driver) uses it.
             self.info = impl.runner().info
-            impl.close()
         except SetupError as e:
             if impl is not None:
                 impl.close()
@@ -130,7 +132,54 @@ class SuiteSession:
         self.run_dir = open_tmpdir("lc-")
         self.run_token = secrets.token_hex(6)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        """Lanes (lanes.py), when asked for and worth it: forked here, once
+        the scenarios are collected."""
+        from . import lanes
+        self.items = [i for i in session.items if isinstance(i, ScenarioItem)]
+        for pos, item in enumerate(self.items):
+            item.position = pos
+        if session.config.option.collectonly or self.is_worker:
+            return
+        try:
+            n = lanes.wanted(self.config.getoption("--lanes"))
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from None
+        n = min(n, len(self.items) // 2)
+        if n > 1:
+            self.lanes = lanes.Lanes(n, len(self.items), self.run_one, self._lane_setup)
+
+    def _lane_setup(self):
+        """In a lane, after the fork: runners of its own (lanes.py)."""
+        self.impl = self.impl.lane_copy()
+        self.lanes = None
+        return self.impl.close
+
+    def run_one(self, pos: int) -> dict:
+        """Run the scenario at `pos` (of self.items): its outcome, what the
+        report needs of the executor's verdict (picklable: a lane sends it)."""
+        from .executor import Executor
+        if _SIGNALLED:
+            raise KeyboardInterrupt(f"signal {_SIGNALLED[0]}")
+        sc = self.items[pos].scenario
+        ex = Executor(self.impl, sc, self.run_dir, self.index[sc["id"]], self.caps,
+                      node_version_ok=_version_gate(self), run_token=self.run_token)
+        v = ex.execute()
+        return {"verdict": v.verdict, "message": v.message, "step": v.step, "must": v.must,
+                "cause": causes.of(v, sc)}
+
+    def outcome(self, item) -> dict:
+        if self.lanes is not None and getattr(item, "position", None) is not None:
+            return self.lanes.outcome(item.position)
+        if getattr(item, "position", None) is None:       # run outside the loop
+            self.items.append(item)
+            item.position = len(self.items) - 1
+        return self.run_one(item.position)
+
     def pytest_sessionfinish(self, session, exitstatus):
+        if self.lanes is not None:
+            self.lanes.close()
         if self.impl:
             self.impl.close()
         if self.run_dir:
@@ -226,6 +275,8 @@ class SuiteSession:
                               + (f" (expected {r.expected})" if r.expected else ""))
         for sid in getattr(self, "stale", []):
             tr.write_line(f"STALE expectation: {sid} (no such scenario, or it did not run)")
+        for p in (self.lanes.problems if self.lanes else []):
+            tr.write_line(f"LANE: {p} (lanes.py; LANES=1 runs serially)")
         for p in getattr(self, "report_paths", []):
             tr.write_line(f"report: {p}")
         if getattr(self, "report_error", None):
@@ -258,16 +309,15 @@ class ScenarioItem(pytest.Item):
             self.add_marker(pytest.mark.clause(c))
 
     def runtest(self):
-        from .executor import Executor
+        from .verdicts import Verdict
         if _SIGNALLED:
             # The KeyboardInterrupt the signal raised was swallowed (raised
             # inside a finalizer, Python only prints those): stop here.
             raise KeyboardInterrupt(f"signal {_SIGNALLED[0]}")
         suite = self.parent.suite
         sc = self.scenario
-        ex = Executor(suite.impl, sc, suite.run_dir, suite.index[sc["id"]], suite.caps,
-                      node_version_ok=_version_gate(suite), run_token=suite.run_token)
-        v = ex.execute()
+        out = suite.outcome(self)
+        v = Verdict(out["verdict"], out["message"], out["step"], must=out["must"])
         self.verdict = v
         exp = suite.expect.get(sc["id"]) if suite.expect else None
         if exp and v.verdict == "SKIP" and _version_gate(suite)(sc):
@@ -276,7 +326,7 @@ class ScenarioItem(pytest.Item):
             exp = None
         result = Result(
             id=sc["id"], clauses=list(sc["clauses"]), level=sc["level"], applies=sc["applies"],
-            verdict=v.verdict, message=v.message, step=v.step, cause=causes.of(v, sc),
+            verdict=v.verdict, message=v.message, step=v.step, cause=out["cause"],
             must_verdict=v.must,
             expected=exp["verdict"] if exp else None,
             expected_reason=exp.get("reason", "") if exp else "",

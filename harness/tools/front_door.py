@@ -3,14 +3,19 @@
 exit status CI can trust.  `make conformance` runs this same file.
 
     ./lc [IMPL=X] [SCENARIO=ID] [CLAUSE=ID] [NODE_LINE=20|22|24] [EXPECT=auto|FILE]
-         [BUILD=DIR] [SUITE_JOBS=N] [WITHOUT=ipv6,abstract,...]
+         [BUILD=DIR] [LANES=auto|N] [SUITE_JOBS=N] [WITHOUT=ipv6,abstract,...]
          [PYTEST-OPTION ...] [-- PYTEST-ARGUMENT ...]
 
 The NAME=VALUE words are make's variables (`make conformance IMPL=node` is
 `./lc IMPL=node`), also read from the environment as LC_IMPL, LC_SCENARIO,
-LC_CLAUSE, LC_NODE_LINE, LC_EXPECT, LC_BUILD_DIR and LC_WITHOUT (capabilities
-denied for the run: their scenarios SKIP; capabilities.py); every other word
-is pytest's (`-x`, `--maxfail=3`, `-rs`, `-k EXPR`, `-n 2`).
+LC_CLAUSE, LC_NODE_LINE, LC_EXPECT, LC_BUILD_DIR, LC_LANES and LC_WITHOUT
+(capabilities denied for the run: their scenarios SKIP; capabilities.py);
+every other word is pytest's (`-x`, `--maxfail=3`, `-rs`, `-k EXPR`, `-n 2`).
+
+LANES: scenarios run side by side in that many forked copies of the driver
+(listen_conformance/lanes.py); `auto`, the default here, is 2 on a machine
+of two cores or more.  LANES=1 runs them one at a time.  SUITE_JOBS=N runs
+pytest-xdist workers instead (each serial).
 
 Exit status, exactly:
   0  every result as expected
@@ -53,7 +58,7 @@ PROG = "lc"
 # NAME=VALUE words and the environment variables the plugin reads.
 VARIABLES = {"IMPL": "LC_IMPL", "SCENARIO": "LC_SCENARIO", "CLAUSE": "LC_CLAUSE",
              "NODE_LINE": "LC_NODE_LINE", "EXPECT": "LC_EXPECT", "BUILD": "LC_BUILD_DIR",
-             "SUITE_JOBS": "LC_SUITE_JOBS", "WITHOUT": "LC_WITHOUT"}
+             "SUITE_JOBS": "LC_SUITE_JOBS", "WITHOUT": "LC_WITHOUT", "LANES": "LC_LANES"}
 # What in the checkout is no input of the C build (the build stamp ignores
 # it): these folders, build trees, .git and caches, *.md, and the files at the
 # top but CMakeLists.txt.
@@ -288,8 +293,17 @@ def main(argv: list[str]) -> int:
     if int(jobs) > 1:
         pytest_args = ["-n", jobs, *pytest_args]
     if not wants_xdist(pytest_args):
-        pytest_args.append("-p")       # serial: pytest-xdist's start-up saves nothing
+        pytest_args.append("-p")       # lanes instead: pytest-xdist's start-up costs more
         pytest_args.append("no:xdist")
+        env.setdefault("LC_LANES", "auto")
+    if env.get("LC_LANES"):
+        if str(ROOT / "harness") not in sys.path:
+            sys.path.insert(0, str(ROOT / "harness"))
+        from listen_conformance import lanes
+        try:
+            lanes.wanted(env["LC_LANES"])
+        except ValueError as e:
+            raise Usage(f"LANES={env['LC_LANES']}: {str(e).split(': ', 1)[-1]}") from None
 
     deps(build_dir)
     build(build_dir, targets_of(impl))
