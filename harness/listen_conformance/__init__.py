@@ -23,6 +23,7 @@ verdict:
     causes        failures grouped by cause, largest first
     expectations  expectation files (known results, for CI gating)
     session       one pytest run: collection, Results, the summary
+    lanes         scenarios side by side in forked copies of the driver, reported in order
     plugin        the pytest plugin's options (cheap to import)
     report        the JSON report and the JUnit XML
     launch        the one way to start the suite in a subprocess

@@ -137,7 +137,8 @@ class SuiteSession:
         """Lanes (lanes.py), when asked for and worth it: forked here, once
         the scenarios are collected."""
         from . import lanes
-        self.items = [i for i in session.items if isinstance(i, ScenarioItem)]
+        # An xdist controller runs nothing (and has no items).
+        self.items = [i for i in getattr(session, "items", []) if isinstance(i, ScenarioItem)]
         for pos, item in enumerate(self.items):
             item.position = pos
         if session.config.option.collectonly or self.is_worker:
