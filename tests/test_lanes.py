@@ -91,6 +91,7 @@ def test_a_run_stopped_early_ends_its_lanes_and_their_teardown_runs(tmp_path):
     ln.close()                        # -x, --maxfail, Ctrl-C: tickets left
     assert time.monotonic() - t < lanes.END_GRACE
     assert torn.read_text() == "yes"  # SIGTERM: the lane ended its runners
+    assert ln.problems == []          # ended on purpose: nothing to report
     assert _reaped(ln)
 
 

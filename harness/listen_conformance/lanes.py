@@ -85,6 +85,7 @@ class _Lane:
         self.alive = True
         self.taken: set[int] = set()      # announced, no outcome yet
         self.said_bye = False             # ended its work: no ticket left
+        self.ended_on_purpose = False     # by close(): -x, --maxfail, Ctrl-C
         self.heard = time.monotonic()
 
 
@@ -124,18 +125,28 @@ class Lanes:
         sys.stdout.flush()
         sys.stderr.flush()
         driver = os.getpid()
-        for k in range(1, n):
-            pr, pw = os.pipe()
-            pid = os.fork()
-            if pid == 0:                                      # the lane
-                os.close(pr)
-                for other in self.lanes:
-                    os.close(other.fd)
-                self._lane_main(k, pw, driver, setup)         # does not return
-            os.close(pw)
-            self.lanes.append(_Lane(k, pid, pr))
+        # No signal handler runs between the fork and the lane's own ones:
+        # the driver's would raise in the lane, inside pytest's code.
+        stop = {signal.SIGINT, signal.SIGTERM}
+        was = signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+        try:
+            for k in range(1, n):
+                pr, pw = os.pipe()
+                pid = os.fork()
+                if pid == 0:                                  # the lane
+                    try:
+                        os.close(pr)
+                        for other in self.lanes:
+                            os.close(other.fd)
+                        self._lane_main(k, pw, driver, setup, was)
+                    finally:
+                        os._exit(1)                           # never back into pytest
+                os.close(pw)
+                self.lanes.append(_Lane(k, pid, pr))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, was)
 
-    def _lane_main(self, number, out, driver, setup):
+    def _lane_main(self, number, out, driver, setup, mask):
         status = 0
         try:
             try:
@@ -151,6 +162,7 @@ class Lanes:
             # (a handler, not SIG_IGN, which the runners would inherit).
             signal.signal(signal.SIGTERM, _stop)
             signal.signal(signal.SIGINT, lambda *_: None)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             teardown = setup()
             try:
                 while True:
@@ -256,7 +268,7 @@ class Lanes:
                 self.done[msg[1]] = msg[2]
             elif msg[0] == "bye":
                 ln.said_bye = True
-            elif msg[0] == "error":
+            elif msg[0] == "error" and not ln.ended_on_purpose:
                 self.problems.append(f"lane {ln.number} failed ({msg[1]})")
 
     def _lost(self, ln: _Lane, why: str):
@@ -276,14 +288,18 @@ class Lanes:
         made (SIGKILL) to end; each is reaped."""
         for ln in self.lanes:
             if ln.alive:
-                self._end(ln, signal.SIGTERM)
                 ln.alive = False
+                self._end(ln, signal.SIGTERM, on_purpose=True)
         if self.tickets is not None:
             os.close(self.tickets)
             self.tickets = None
 
-    def _end(self, ln: _Lane, sig):
-        self._reap(ln, sig)
+    def _end(self, ln: _Lane, sig, on_purpose=False):
+        """Reap the lane (signalled when it does not end on its own), then
+        read what it said last.  on_purpose: close() ends it (-x, --maxfail,
+        Ctrl-C): the error a signal made it say is no problem."""
+        if self._reap(ln, sig) and on_purpose:
+            ln.ended_on_purpose = True
         if ln.fd >= 0:
             # What it said last (an error on its way out), for the summary.
             try:
@@ -302,9 +318,11 @@ class Lanes:
                 pass
             ln.fd = -1
 
-    def _reap(self, ln: _Lane, sig):
+    def _reap(self, ln: _Lane, sig) -> bool:
+        """Whether it had to be signalled."""
+        signalled = False
         if ln.pid <= 0:
-            return
+            return signalled
         try:
             # A lane with no scenario in hand and no ticket left is ending on
             # its own (its runners told to quit): it is given the time; any
@@ -313,6 +331,7 @@ class Lanes:
             for send in ((None, sig, signal.SIGKILL) if ending else (sig, signal.SIGKILL)):
                 if send is not None:
                     os.kill(ln.pid, send)
+                    signalled = True
                 deadline = time.monotonic() + END_GRACE
                 while True:
                     pid, _ = os.waitpid(ln.pid, os.WNOHANG)
@@ -326,6 +345,7 @@ class Lanes:
         except (ChildProcessError, ProcessLookupError):
             pass
         ln.pid = 0
+        return signalled
 
     def _tickets_left(self) -> bool:
         if self.tickets is None:
