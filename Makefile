@@ -21,14 +21,13 @@ NODE_LINE ?=
 ARGS     ?=
 WITHOUT  ?= $(LC_WITHOUT)
 PYTEST   := $(PYTHON) -m pytest
-# The suite runs serially by default: one driver process and the
-# implementation's own processes already keep both cores of a 2-core machine
-# busy, and pytest-xdist's worker start-up costs more than it saves at this
-# size (make bench prints both).  SUITE_JOBS=2 runs it on xdist workers.
-SUITE_JOBS ?= 1
 # Scenarios side by side in forked copies of the driver (lanes.py): auto is
-# 2 on two cores or more; LANES=1 runs them one at a time.
+# 2 on two cores or more; LANES=1 runs them one at a time.  pytest-xdist's
+# workers each start pytest and collect again, which costs more than it saves
+# at this size (make bench prints serial, lanes and xdist); SUITE_JOBS=2 runs
+# the suite on xdist workers instead.
 LANES ?= auto
+SUITE_JOBS ?= 1
 # The user's values reach the suite through the environment (LC_IMPL,
 # LC_SCENARIO, LC_CLAUSE, LC_EXPECT, read by the plugin), never through the
 # shell's parser: IMPL="x'; rm -rf ~; '" is one odd implementation name, no
