@@ -316,6 +316,29 @@ def test_forge_pid_signals_no_forged_pid(guard, monkeypatch):
         canary.wait()
 
 
+def test_forged_answers_to_mksock_are_a_crash_not_a_driver_error(guard, monkeypatch):
+    """A forged `ok` without its `fd`, answering the runner's own `mksock`
+    (the handle forms): the protocol is broken, a CRASH; never an exception
+    of the driver's (it once raised KeyError: 'fd')."""
+    canary = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        monkeypatch.setenv("LC_FAULTY_TARGET_PID", str(canary.pid))
+        ids = pick(2, lambda sc: any("mksock" in st for st in sc["steps"]))
+        assert len(ids) == 2
+        p, mark = guard.run("faulty:forge-pid", ids)
+        out = out_of(p)
+        assert canary.poll() is None
+        for i in ids:
+            assert verdict_of(out, i) in ("CRASH", "FAIL"), out[-4000:]
+        assert "Error" not in "".join(ln for ln in out.splitlines()
+                                      if ln.startswith("FAILED ")), out[-4000:]
+        assert sum(counts(out).values()) == len(ids), out[-4000:]
+        guard.assert_nothing_left(mark)
+    finally:
+        canary.kill()
+        canary.wait()
+
+
 def test_daemon_at_load_is_reported_and_ended(guard):
     """The daemon, started when the runner loaded the library, is in the
     leftover list of the first scenario that runner runs, which FAILs.  A

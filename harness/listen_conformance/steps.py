@@ -361,7 +361,14 @@ class Mksock:
             # cannot run there, which is no FAIL.
             raise Skip(f"the runtime cannot make a bare socket handle: {r['message']}")
         r = ex.ok(r, "making a socket for the handle form")
-        ex.fds[step["mksock"]] = r["fd"]
+        fd = r.get("fd")
+        if not isinstance(fd, int) or isinstance(fd, bool) or fd < 0:
+            # An ok without its fd breaks the protocol (PROTOCOL.md): the
+            # runner is not believed further.
+            from .runner import RunnerLost
+            raise RunnerLost("CRASH", f"protocol: the answer to 'mksock' names no fd: "
+                             f"{json.dumps(r)[:200]}")
+        ex.fds[step["mksock"]] = fd
 
     def words(w, step):
         fam = step.get("family", "tcp4")
