@@ -87,6 +87,11 @@ def test_a_run_stopped_early_ends_its_lanes_and_their_teardown_runs(tmp_path):
         return pos
     ln = _start(2, 1000, run_one, setup)
     assert [ln.outcome(p) for p in range(3)] == [0, 1, 2]
+    deadline = time.monotonic() + 10
+    while not ln.lanes[0].taken and time.monotonic() < deadline:
+        ln._drain(block=False)        # the lane is inside a scenario, its runners up
+        time.sleep(0.005)
+    assert ln.lanes[0].taken
     t = time.monotonic()
     ln.close()                        # -x, --maxfail, Ctrl-C: tickets left
     assert time.monotonic() - t < lanes.END_GRACE
@@ -143,3 +148,37 @@ def test_the_front_door_runs_lanes_by_default():
     p = subprocess.run([str(ROOT / "lc"), "--help"], capture_output=True, text=True,
                        timeout=60)
     assert p.returncode == 0 and "LANES" in p.stdout and "auto" in p.stdout
+
+
+def test_a_lane_killed_outright_leaves_no_directory(monkeypatch):
+    """A lane that ignores SIGTERM is killed (SIGKILL): no teardown runs in
+    it, and what it made in the temporary directory (its private /etc/hosts,
+    named after its pid) is removed by the driver."""
+    import signal
+    from listen_conformance import containment, session
+    monkeypatch.setattr(lanes, "END_GRACE", 0.5)
+    made = os.pipe()
+
+    def setup():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        d = containment.open_tmpdir("lc-hosts-")
+        os.write(made[1], (d + "\n").encode())
+        return lambda: None
+
+    def run_one(pos):
+        time.sleep(60)                # stuck, deaf to SIGTERM
+        return pos
+    ln = lanes.Lanes(2, 10, run_one, setup, killed=session._reap_lane_dirs)
+    pids = [x.pid for x in ln.lanes]
+    d = os.read(made[0], 4096).decode().strip()
+    assert os.path.isdir(d) and f"-{pids[0]}-" in d
+    time.sleep(0.2)                   # it has taken a ticket
+    t = time.monotonic()
+    ln.close()                        # -x or Ctrl-C: SIGTERM, ignored; SIGKILL
+    assert time.monotonic() - t < 5
+    assert not os.path.exists(d)
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    os.close(made[0])
+    os.close(made[1])

@@ -258,6 +258,17 @@ def _reap(base: str, prefix: str):
             pass
 
 
+def reap_dead(prefixes) -> None:
+    """Remove the directories with these prefixes whose maker is gone (a
+    lane killed with SIGKILL, lanes.py): _reap() in every base."""
+    import tempfile
+    for base in {os.environ.get("LC_TMPDIR"), tempfile.gettempdir(), "/tmp", "/var/tmp",
+                 "/dev/shm"}:
+        if base and os.path.isdir(base):
+            for prefix in prefixes:
+                _reap(base, prefix)
+
+
 def open_tmpdir(prefix: str) -> str:
     """A new directory, mode 0711 (others may enter, not list), under the
     first of $LC_TMPDIR, $TMPDIR, /tmp, /var/tmp, /dev/shm that an

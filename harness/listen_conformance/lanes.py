@@ -95,8 +95,11 @@ class Lanes:
     run_one(pos) -> a picklable outcome, in whichever process runs it;
     setup() runs in a lane after the fork and returns its teardown."""
 
-    def __init__(self, n: int, count: int, run_one, setup):
+    def __init__(self, n: int, count: int, run_one, setup, killed=None):
         self.run_one = run_one
+        # Called after a lane had to be killed (SIGKILL: no teardown ran), to
+        # remove what it left (session.py: its temporary directories).
+        self.killed = killed
         self.done: dict[int, object] = {}
         self.lanes: list[_Lane] = []
         self.problems: list[str] = []     # for the summary: lanes that ended early
@@ -320,7 +323,7 @@ class Lanes:
 
     def _reap(self, ln: _Lane, sig) -> bool:
         """Whether it had to be signalled."""
-        signalled = False
+        signalled = killed = False
         if ln.pid <= 0:
             return signalled
         try:
@@ -332,6 +335,7 @@ class Lanes:
                 if send is not None:
                     os.kill(ln.pid, send)
                     signalled = True
+                    killed = send == signal.SIGKILL
                 deadline = time.monotonic() + END_GRACE
                 while True:
                     pid, _ = os.waitpid(ln.pid, os.WNOHANG)
@@ -345,6 +349,11 @@ class Lanes:
         except (ChildProcessError, ProcessLookupError):
             pass
         ln.pid = 0
+        if killed and self.killed is not None:
+            try:
+                self.killed()
+            except OSError:
+                pass
         return signalled
 
     def _tickets_left(self) -> bool:

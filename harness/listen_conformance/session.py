@@ -149,7 +149,8 @@ class SuiteSession:
             raise pytest.UsageError(str(e)) from None
         n = min(n, len(self.items) // 2)
         if n > 1:
-            self.lanes = lanes.Lanes(n, len(self.items), self.run_one, self._lane_setup)
+            self.lanes = lanes.Lanes(n, len(self.items), self.run_one, self._lane_setup,
+                                     killed=_reap_lane_dirs)
 
     def _lane_setup(self):
         """In a lane, after the fork: runners of its own (lanes.py)."""
@@ -377,6 +378,13 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"scenario {self.name}"
+
+
+def _reap_lane_dirs():
+    """What a lane killed outright left: its private /etc/hosts and adapter
+    copy (runner.Impl.lane_copy), named after its pid."""
+    from .containment import reap_dead
+    reap_dead(("lc-hosts-", "lc-adapter-"))
 
 
 _SIGNALLED: list[int] = []   # the signals that asked the run to stop
