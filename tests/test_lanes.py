@@ -182,3 +182,28 @@ def test_a_lane_killed_outright_leaves_no_directory(monkeypatch):
             os.waitpid(pid, os.WNOHANG)
     os.close(made[0])
     os.close(made[1])
+
+
+def test_a_scenario_run_again_in_the_same_run_directory_starts_empty(tmp_path):
+    """Scenario directories stay until the run's goes (executor._cleanup); a
+    scenario run again in the same run directory (a lane's scenario rerun in
+    the driver, the sweep's worker once per mutant) finds its own empty: the
+    harness's own listener on s.sock binds again (it once failed with
+    EADDRINUSE, in CI's sweep)."""
+    need_build("bin/lc-host", "lib/lc-shim-reference.so")
+    from conftest import BUILD
+    from listen_conformance import capabilities, containment, runner, table
+    from listen_conformance.executor import Executor
+    sc = next(s for s in table.load() if s["id"] == "eaddrinuse.path-live-listener")
+    impl = runner.Impl("reference", str(BUILD))
+    run_dir = containment.open_tmpdir("lc-")
+    try:
+        caps = capabilities.Capabilities()
+        for _ in range(2):
+            v = Executor(impl, sc, run_dir, 7, caps, run_token="t").execute()
+            assert v.verdict == "PASS", v.message
+            assert os.listdir(os.path.join(run_dir, "7")) != []    # kept: s.sock
+    finally:
+        impl.close()
+        import shutil
+        shutil.rmtree(run_dir, ignore_errors=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
 import stat
 
@@ -341,6 +342,12 @@ class Executor:
         """The scenario's own directory: private to the user it runs as (0700);
         0711 when a step connects as another user, who must reach the socket."""
         other = any("user" in st for st in self.sc["steps"] if "connect" in st)
+        if os.path.lexists(self.dir):
+            # Left by an earlier run of this scenario in the same run
+            # directory (directories go with the run's, _cleanup): the
+            # sweep's worker runs each scenario once per mutant, and a lane's
+            # scenario can run again in the driver.  It starts empty.
+            shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         os.chmod(self.dir, 0o711 if other else 0o700)
         ids = containment.user_ids(self.user)
