@@ -261,12 +261,17 @@ def _reap(base: str, prefix: str):
 def reap_dead(prefixes) -> None:
     """Remove the directories with these prefixes whose maker is gone (a
     lane killed with SIGKILL, lanes.py): _reap() in every base."""
-    import tempfile
-    for base in {os.environ.get("LC_TMPDIR"), tempfile.gettempdir(), "/tmp", "/var/tmp",
-                 "/dev/shm"}:
-        if base and os.path.isdir(base):
+    for base in dict.fromkeys(_tmp_bases()):
+        if os.path.isdir(base):
             for prefix in prefixes:
                 _reap(base, prefix)
+
+
+def _tmp_bases() -> list[str]:
+    """Where the run's directories may go, first choice first."""
+    import tempfile
+    return [b for b in (os.environ.get("LC_TMPDIR"), tempfile.gettempdir(), "/tmp",
+                        "/var/tmp", "/dev/shm") if b]
 
 
 def open_tmpdir(prefix: str) -> str:
@@ -276,11 +281,10 @@ def open_tmpdir(prefix: str) -> str:
     often have) is passed over, since the implementation, run as another
     user, could not reach its scenario directories there."""
     import tempfile
-    bases = [os.environ.get("LC_TMPDIR"), tempfile.gettempdir(), "/tmp", "/var/tmp",
-             "/dev/shm"]
+    bases = _tmp_bases()
     need_others = default_user() is not None
     for base in bases:
-        if base and os.path.isdir(base) and (not need_others or _reachable_by_others(base)):
+        if os.path.isdir(base) and (not need_others or _reachable_by_others(base)):
             _reap(base, prefix)
             d = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=base)
             os.chmod(d, 0o711)

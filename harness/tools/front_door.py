@@ -111,6 +111,12 @@ def wants_xdist(args: list[str]) -> bool:
 # ---------------------------------------------------------------------------
 # set-up
 
+def _harness_on_path():
+    """The checkout's harness/ importable (listen_conformance), once."""
+    if str(ROOT / "harness") not in sys.path:
+        sys.path.insert(0, str(ROOT / "harness"))
+
+
 def _stat_key(path: pathlib.Path) -> str:
     try:
         st = path.stat()
@@ -183,8 +189,7 @@ def targets_of(impl: str) -> list[tuple[str, str]]:
             return [host]        # shim:path/to/lib.so, or a name the driver refuses
     if impl.startswith(("js:", "node@")) or not os.path.isfile(impl):
         return []
-    if str(ROOT / "harness") not in sys.path:
-        sys.path.insert(0, str(ROOT / "harness"))
+    _harness_on_path()
     from listen_conformance import elfinfo
     return [host] if elfinfo.what(impl)[0] == "shim" else []
 
@@ -297,8 +302,7 @@ def main(argv: list[str]) -> int:
         pytest_args.append("no:xdist")
         env.setdefault("LC_LANES", "auto")
     if env.get("LC_LANES"):
-        if str(ROOT / "harness") not in sys.path:
-            sys.path.insert(0, str(ROOT / "harness"))
+        _harness_on_path()
         from listen_conformance import lanes
         try:
             lanes.wanted(env["LC_LANES"])
@@ -311,8 +315,7 @@ def main(argv: list[str]) -> int:
     # pytest on the scenario table, in this process, as `python3 -m pytest` would
     # run it from the checkout (launch.py: the same arguments as every other
     # front of the suite).
-    if str(ROOT / "harness") not in sys.path:
-        sys.path.insert(0, str(ROOT / "harness"))
+    _harness_on_path()
     from listen_conformance import launch
     env.update(launch.suite_env(env))       # PYTHONPATH, for xdist workers
     import pytest
