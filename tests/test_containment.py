@@ -307,3 +307,34 @@ def test_a_runner_that_fails_its_set_up_is_ended(tmp_path):
     out = p.stdout + p.stderr
     assert p.returncode == 2 and "did not start" in out, out
     assert not _settled(mark), "the runner that failed its set-up is still there"
+
+
+@pytest.fixture
+def shared_tmp():
+    """A directory the unprivileged user can reach (tmp_path is private)."""
+    d = tempfile.mkdtemp(prefix="lc-test-tmp-", dir="/tmp")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_ctrl_c_during_the_handshake_leaves_nothing(shared_tmp):
+    """A shim that spins at load (faulty:spin-entry) holds the handshake;
+    Ctrl-C then: the runner and the private /etc/hosts directory go too."""
+    if not (BUILD / "lib" / "lc-faulty-spin-entry.so").exists():
+        pytest.skip("faulty shims not built")
+    tmp_path = shared_tmp
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, LC_RUN_MARK=mark, LC_TMPDIR=str(tmp_path))
+    p = _suite(["--impl", "faulty:spin-entry", "--build-dir", BUILD, "--no-report",
+                "-p", "no:xdist"], env=env)
+    deadline = time.monotonic() + 20
+    while not any(n.startswith("lc-hosts-") for n in os.listdir(tmp_path)) and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(n.startswith("lc-hosts-") for n in os.listdir(tmp_path)), "no handshake began"
+    p.send_signal(signal.SIGINT)
+    out = p.communicate(timeout=60)[0]
+    assert p.returncode != 0, out[-2000:]
+    assert not _settled(mark), "processes of the run outlived it"
+    assert [n for n in os.listdir(tmp_path) if n.startswith("lc-")] == [], out[-2000:]

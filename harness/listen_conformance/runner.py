@@ -240,8 +240,8 @@ class Runner:
                 raise SetupError(f"runner {shlex.join(argv)} refused: "
                                  f"{self.info.get('message', self.info)}{self.stderr_tail()}")
             self.lacks = _lacks(self.info.get("lacks"))
-        except SetupError:
-            self.close(force=True)   # a runner that fails its set-up is ended
+        except BaseException:
+            self.close(force=True)   # a runner that fails its set-up is ended (Ctrl-C too)
             raise
 
     # -- protocol ----------------------------------------------------------

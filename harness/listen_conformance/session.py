@@ -114,6 +114,12 @@ class SuiteSession:
             if impl is not None:
                 impl.close()
             pytest.exit(f"--impl {self.impl_spec}: {e}", returncode=EXIT_USAGE)
+        except BaseException:
+            # Ctrl-C during the handshake (a shim that spins at load): its
+            # private /etc/hosts and name server go too.
+            if impl is not None:
+                impl.close()
+            raise
 
         self.impl = impl
         impl.take_own_name(self.info)     # a shim given by path: the name it gives itself
