@@ -338,3 +338,34 @@ def test_ctrl_c_during_the_handshake_leaves_nothing(shared_tmp):
     assert p.returncode != 0, out[-2000:]
     assert not _settled(mark), "processes of the run outlived it"
     assert [n for n in os.listdir(tmp_path) if n.startswith("lc-")] == [], out[-2000:]
+
+
+def test_run_directories_go_to_the_named_tmpdir_else_to_dev_shm(monkeypatch, tmp_path):
+    """$LC_TMPDIR, then $TMPDIR, then /dev/shm (a tmpfs: a directory and a
+    socket file per scenario cost less there than on a disk), then /tmp."""
+    monkeypatch.delenv("LC_TMPDIR", raising=False)
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    assert containment._tmp_bases()[:2] == ["/dev/shm", "/tmp"]
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert containment._tmp_bases()[:2] == [str(tmp_path), "/dev/shm"]
+    monkeypatch.setenv("LC_TMPDIR", "/var/tmp")
+    assert containment._tmp_bases()[:3] == ["/var/tmp", str(tmp_path), "/dev/shm"]
+    assert len(set(containment._tmp_bases())) == len(containment._tmp_bases())
+
+
+def test_a_base_that_cannot_be_written_is_passed_over(monkeypatch, tmp_path):
+    ro, ok = tmp_path / "ro", tmp_path / "ok"
+    ro.mkdir(), ok.mkdir()
+    monkeypatch.setattr(containment, "_tmp_bases", lambda: [str(ro), str(ok)])
+    monkeypatch.setattr(containment, "_reachable_by_others", lambda path: True)
+    real = tempfile.mkdtemp
+
+    def mkdtemp(prefix, dir):
+        if dir == str(ro):
+            raise PermissionError(13, "Read-only file system", dir)
+        return real(prefix=prefix, dir=dir)
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    d = containment.open_tmpdir("lc-t-")
+    assert os.path.dirname(d) == str(ok)
+    os.rmdir(d)
