@@ -450,3 +450,45 @@ def test_plain_words_pass():
                  "The harness connects as nobody; libuv 1.51.0 sets the mode to 0222.",
                  "Number(' ') is 0, and UV_TCP_REUSEPORT is libuv's flag."):
         assert table.jargon(text) == [], text
+
+
+# ---------------------------------------------------------------------------
+# The parsed table kept between runs (table.load_cached)
+
+def test_the_cached_table_is_the_table_and_follows_every_edit(tmp_path):
+    d, cache = tmp_path / "scenarios", tmp_path / "build" / "cache" / "table.pickle"
+    d.mkdir()
+    (d / "1.toml").write_text(ONE.format(id="a.one", more=""))
+    clauses, first = table.load_cached(cache, d)
+    assert cache.is_file() and [s["id"] for s in first] == ["a.one"]
+    assert first == table.load(d) and set(clauses) == set(table.load_clauses())
+    # kept: a second load reads the cache, not the files
+    assert table.load_cached(cache, d)[1] == first
+    # an edit (another size, another mtime) is seen at once
+    (d / "1.toml").write_text(ONE.format(id="a.one", more="") + ONE.format(id="a.two", more=""))
+    assert [s["id"] for s in table.load_cached(cache, d)[1]] == ["a.one", "a.two"]
+    # so is a new file
+    (d / "2.toml").write_text(ONE.format(id="b.one", more=""))
+    assert [s["id"] for s in table.load_cached(cache, d)[1]][-1] == "b.one"
+
+
+def test_a_broken_table_is_never_cached_and_a_bad_cache_is_made_again(tmp_path):
+    d, cache = tmp_path / "scenarios", tmp_path / "table.pickle"
+    d.mkdir()
+    (d / "1.toml").write_text(ONE.format(id="a.one", more="nonsense = 1\n"))
+    for _ in range(2):  # the problem every time, from the files
+        with pytest.raises(table.TableError, match="unknown key 'nonsense'"):
+            table.load_cached(cache, d)
+    assert not cache.exists()
+    (d / "1.toml").write_text(ONE.format(id="a.one", more=""))
+    cache.write_bytes(b"not a pickle")
+    assert [s["id"] for s in table.load_cached(cache, d)[1]] == ["a.one"]
+    assert table.load_cached(cache, d)[1][0]["id"] == "a.one"
+
+
+def test_no_cache_file_no_cache(tmp_path):
+    d = tmp_path / "scenarios"
+    d.mkdir()
+    (d / "1.toml").write_text(ONE.format(id="a.one", more=""))
+    assert [s["id"] for s in table.load_cached(None, d)[1]] == ["a.one"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenarios"]

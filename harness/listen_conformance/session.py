@@ -61,8 +61,7 @@ class SuiteSession:
     # -- set-up -----------------------------------------------------------------
     def load_table(self):
         if self.table is None:
-            self.clauses = table.load_clauses()
-            self.table = table.load(SCENARIO_DIR, self.clauses)
+            self.clauses, self.table = table.load_cached(self._table_cache(), SCENARIO_DIR)
             ids = {s["id"] for s in self.table}
             aliases = table.alias_map(self.table)
             # The map of Node's own tests names scenarios: a bad one is a
@@ -218,6 +217,13 @@ class SuiteSession:
                 self.report_error = f"cannot write the report to {out}: " \
                                     f"{e.strerror or e}"
                 session.exitstatus = EXIT_USAGE
+
+    def _table_cache(self) -> pathlib.Path | None:
+        """Where the parsed table is kept between runs (table.load_cached):
+        a build tree's cache/, when one was named; else nowhere."""
+        if self.build_dir and (pathlib.Path(self.build_dir) / "CMakeCache.txt").is_file():
+            return pathlib.Path(self.build_dir).resolve() / "cache" / "table.pickle"
+        return None
 
     def default_report_dir(self) -> pathlib.Path:
         """REPORT_DIR: a build tree's reports/ when one was named, else build/reports

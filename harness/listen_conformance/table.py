@@ -8,6 +8,7 @@ names the file and the scenario, never a confusing failure at run time.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 import re
 import tomllib
@@ -111,6 +112,50 @@ def load(directory: pathlib.Path = SCENARIO_DIR, clauses=None) -> list[dict]:
         raise TableError("scenario table has %d problem(s):\n  %s"
                          % (len(told), "\n  ".join(told)))
     return scenarios
+
+
+def load_cached(cache: pathlib.Path | None, directory: pathlib.Path = SCENARIO_DIR,
+                clauses_path: pathlib.Path = CLAUSES):
+    """(clauses, scenarios) as load_clauses() and load() give them, kept in
+    `cache` (a file in the build tree; None: no cache) under a key made of
+    every input's path, size and mtime: the table's files, the clause list
+    and this package's modules (the code that reads and lints them).  A
+    table with problems is never cached, so its TableError comes every run.
+    Parsing and linting 493 scenarios costs about 80 ms of each run."""
+    import hashlib
+    import pickle
+    import sys
+    here = pathlib.Path(__file__).resolve().parent
+    inputs = [clauses_path, *sorted(directory.glob("*.toml")), *sorted(here.glob("*.py"))]
+    h = hashlib.sha256(repr((sys.version, str(directory))).encode())
+    for f in inputs:
+        try:
+            st = f.stat()
+        except OSError:
+            cache = None  # an input that cannot be read: load() says so
+            break
+        h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    key = h.hexdigest()
+    if cache is not None:
+        try:
+            with open(cache, "rb") as f:
+                got = pickle.load(f)
+            if isinstance(got, tuple) and len(got) == 3 and got[0] == key:
+                return got[1], got[2]
+        except Exception:  # absent, truncated, another Python's: made again
+            pass
+    clauses = load_clauses(clauses_path)
+    scenarios = load(directory, clauses)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f"{cache.name}.{os.getpid()}")
+            with open(tmp, "wb") as f:
+                pickle.dump((key, clauses, scenarios), f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # a read-only build tree: no cache
+    return clauses, scenarios
 
 
 def _file_order(path: pathlib.Path):
