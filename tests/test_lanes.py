@@ -49,6 +49,22 @@ def test_outcomes_come_back_in_order_from_every_lane():
     assert _reaped(ln)
 
 
+def test_each_lane_keeps_to_a_cpu_of_its_own_and_the_driver_to_none():
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("one CPU: lanes are not pinned")
+
+    def run_one(pos):
+        time.sleep(0.002)
+        return (os.getpid(), sorted(os.sched_getaffinity(0)))
+    _, got = _run_all(2, 40, run_one)
+    where = dict(got)
+    assert where[os.getpid()] == cpus                     # the driver: unpinned
+    assert [c for pid, c in where.items() if pid != os.getpid()] == [[cpus[1]]]
+    assert sorted(os.sched_getaffinity(0)) == cpus
+    assert lanes._cpus_for(1) is None and lanes._cpus_for(len(cpus) + 1) is None
+
+
 def test_a_lane_that_dies_leaves_its_scenarios_to_the_driver():
     driver = os.getpid()
 
