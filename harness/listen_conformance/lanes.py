@@ -31,8 +31,8 @@ SIGKILL) at Ctrl-C, at -x or --maxfail, and when the driver dies
 (PR_SET_PDEATHSIG).  Its runners die with it (runner.py); what a lane killed
 outright leaves in the temporary directory, the driver removes (`killed`).
 
-On the 2-core VM this was written on, two lanes give node 1.36x and the
-reference 1.22x (make bench): two processes that fork and take page faults
+On the 2-core VM this was written on, two lanes give node 1.39x and the
+reference 1.17x (make bench): two processes that fork and take page faults
 at once slow each other down there, and every scenario forks.
 """
 from __future__ import annotations
