@@ -203,9 +203,9 @@ def test_an_interrupted_run_says_so_and_leaves_nothing(tmp_path, sig, lanes, slo
 
 
 @pytest.mark.parametrize("lanes", [1, 2])
-def test_a_driver_killed_outright_takes_its_runners_with_it(tmp_path, lanes):
+def test_a_driver_killed_outright_takes_its_runners_with_it(shared_tmp, lanes):
     mark = uuid.uuid4().hex
-    env = dict(os.environ, LC_RUN_MARK=mark)
+    env = dict(os.environ, LC_RUN_MARK=mark, LC_TMPDIR=str(shared_tmp))
     p = _suite(["--impl", "node", "--no-report", "-p", "no:xdist", "--lanes", str(lanes)],
                env=env)
     deadline = time.monotonic() + 20
@@ -221,6 +221,14 @@ def test_a_driver_killed_outright_takes_its_runners_with_it(tmp_path, lanes):
     assert not left, "a runner outlived a driver killed with SIGKILL: " + "; ".join(
         open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()[:200]
         for pid in left if os.path.exists(f"/proc/{pid}"))
+    # Its directories (the run's, the private /etc/hosts, the adapter's) are
+    # removed by the next run, whichever implementation that is against.
+    assert any(f"-{p.pid}-" in n for n in os.listdir(shared_tmp))
+    q = _suite(["--impl", "reference", "--build-dir", BUILD, "--no-report", "-p", "no:xdist",
+                "--scenario", "backlog.default-511-path-form"], env=env)
+    q.communicate(timeout=120)
+    assert q.returncode == 0
+    assert [n for n in os.listdir(shared_tmp) if f"-{p.pid}-" in n] == []
 
 
 def test_make_passes_no_variable_through_a_shell(tmp_path):

@@ -129,11 +129,14 @@ class SuiteSession:
                                             self.table, line=self.judged_as["line"])
 
     def pytest_sessionstart(self, session):
-        from .containment import open_tmpdir
+        from .containment import open_tmpdir, reap_dead
         self.caps = capabilities.Capabilities()
         # 0711: the scenario directories inside are private (0700, owned by
         # the user the implementation runs as); abstract names carry a
-        # random token.
+        # random token.  What an earlier run killed outright left goes first
+        # (open_tmpdir: its own kind; here the others, whichever
+        # implementation that run was against).
+        reap_dead(("lc-hosts-", "lc-adapter-"))
         self.run_dir = open_tmpdir("lc-")
         self.run_token = secrets.token_hex(6)
 
