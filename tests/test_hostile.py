@@ -11,10 +11,13 @@ the machine; at the end of each test every such process still alive is killed,
 by pid, whatever the assertions said.
 """
 import os
+import pathlib
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -22,6 +25,7 @@ import uuid
 import pytest
 
 from conftest import listens_on_port_form, need_build, pick
+from listen_conformance import containment
 from test_faulty import leftovers, run
 
 HOSTILE = ["forge-pid", "daemon-at-load", "kill-zygote", "spin-entry", "memhog", "flood",
@@ -203,6 +207,8 @@ class Guard:
     def run(self, impl, ids, timeout=120):
         """The suite on `ids` (tests/test_faulty.py's run): (process, mark)."""
         os.environ["TMPDIR"] = str(self.tmpdir)
+        # the run makes its directories here, not in a base it falls back to
+        assert containment._reachable_by_others(str(self.tmpdir)), self.tmpdir
         p, mark = run(impl, ids, self.tmpdir, timeout=timeout)
         self.marks.append(mark)
         return p, mark
@@ -250,7 +256,13 @@ class Guard:
 
 
 @pytest.fixture
-def guard(tmp_path, monkeypatch):
+def guard(monkeypatch):
+    # The run's TMPDIR: one the implementation's user can reach (pytest's
+    # tmp_path cannot be: its parent is 0700), so that the run's directories
+    # are made in it and the checks on it (nothing left; no escape from it)
+    # are about them, not about a directory the run passed over.
+    tmp_path = pathlib.Path(tempfile.mkdtemp(prefix="lc-test-hostile-", dir="/tmp"))
+    os.chmod(tmp_path, 0o755)
     tag = uuid.uuid4().hex
     monkeypatch.setenv("LC_HOSTILE_TAG", tag)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
@@ -260,6 +272,7 @@ def guard(tmp_path, monkeypatch):
     try:
         yield g
     finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
         watch.stop()
         for pid in tagged(tag):   # whatever the verdict: nothing of ours lives on
             try:
