@@ -95,10 +95,16 @@ class Host:
 
 
 def gone(pid, wait=2.0):
-    """True when process pid no longer exists (reaped)."""
+    """True when process pid has exited: no longer exists, or a zombie.  A
+    process whose parent died is reaped by init, which may take its time
+    (the VM's init reaps every few seconds): it is dead all the same."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if not os.path.exists(f"/proc/{pid}"):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return True
+        except (OSError, IndexError):
             return True
         time.sleep(0.02)
     return False
