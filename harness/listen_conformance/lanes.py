@@ -379,7 +379,7 @@ def _cpus_for(n: int) -> list[int] | None:
     """The CPU each lane keeps to (lane k: the k-th this process may use),
     when there are as many as lanes; None: the lanes go where the kernel
     puts them.  A lane and its runners on one CPU of their own ran the
-    reference 6% faster on the 2-core VM (1.86 s against 1.99 s; node: 1%),
+    reference 5% faster on the 2-core VM (1.88 s against 1.99 s; node: 1%),
     fewer wake-ups crossing CPUs; the driver, lane 0, is not pinned, so
     that it can take a CPU a lane leaves idle."""
     try:
